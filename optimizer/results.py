@@ -1,0 +1,234 @@
+"""Results: the chosen plan, its coverage re-evaluated on the original instance, and the
+solver's report. Everything a map, table or briefing needs is here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from optimizer.coverage import Reach
+from optimizer.instance import SitingInstance
+from optimizer.solvers.base import ProgressEvent, SolveStatus
+
+
+@dataclass(frozen=True, eq=False)
+class UnitCoverage:
+    """Per demand unit and type: covered, serving facility and its distance.
+
+    ``serving`` numbers candidate sites ``0..n_sites-1`` and existing facilities after them
+    (``-1``: not covered).
+    """
+
+    covered: np.ndarray
+    covered_existing: np.ndarray
+    serving: np.ndarray
+    distance_m: np.ndarray
+
+
+def evaluate_plan(
+    instance: SitingInstance, reach: Reach, site_index: np.ndarray, type_index: np.ndarray
+) -> UnitCoverage:
+    """Coverage of a plan computed from the pairs, independently of any model or solver."""
+    n, n_types = instance.n_demand, instance.n_types
+    open_type = np.full(instance.n_sites, -1, dtype=np.int64)
+    open_type[site_index] = type_index
+    facility_type = np.concatenate([open_type, instance.existing_type.astype(np.int64)])
+    ftype = facility_type[reach.facility]
+    within = (ftype >= 0) & (reach.distance <= instance.radii[np.maximum(ftype, 0)])
+    covered = np.zeros((n, n_types), dtype=bool)
+    covered_existing = np.zeros((n, n_types), dtype=bool)
+    serving = np.full((n, n_types), -1, dtype=np.int64)
+    distance = np.full((n, n_types), np.nan)
+    demand, facility, dist, ftype = (
+        reach.demand[within],
+        reach.facility[within],
+        reach.distance[within],
+        ftype[within],
+    )
+    is_existing = facility >= instance.n_sites
+    covered_existing[demand[is_existing], ftype[is_existing]] = True
+    order = np.lexsort((facility, dist, ftype, demand))
+    key = demand[order] * n_types + ftype[order]
+    _, first = np.unique(key, return_index=True)
+    best = order[first]
+    covered[demand[best], ftype[best]] = True
+    serving[demand[best], ftype[best]] = facility[best]
+    distance[demand[best], ftype[best]] = dist[best]
+    return UnitCoverage(covered, covered_existing, serving, distance)
+
+
+@dataclass(frozen=True, eq=False)
+class SolverReport:
+    """How the answer was found: backend, timings, model size, reductions, progress."""
+
+    backend: str
+    message: str
+    source: str
+    build_s: float
+    heuristic_s: float
+    solver_s: float
+    heuristic_objective: float | None
+    model_size: dict[str, int]
+    reductions: dict[str, int]
+    progress: tuple[ProgressEvent, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    """A siting plan with its status, objective, bound and coverage.
+
+    Attributes
+    ----------
+    status
+        ``optimal`` (proven within the gap tolerance), ``feasible`` (a limit stopped the
+        search; best solution returned), ``infeasible``, ``no_solution`` or ``error``.
+    objective
+        Weighted covered population, existing coverage included, recomputed from the pairs.
+    bound
+        Best proven upper bound on the objective.
+    gap
+        ``(bound - objective) / objective``.
+    site_index, type_index
+        The new uses: site ``site_index[k]`` becomes type ``type_index[k]``.
+    coverage
+        Per unit and type coverage of the plan.
+    explanation
+        For infeasible results: which constraints cannot hold together.
+    """
+
+    instance: SitingInstance
+    status: SolveStatus
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    runtime_s: float
+    site_index: np.ndarray
+    type_index: np.ndarray
+    coverage: UnitCoverage | None
+    report: SolverReport
+    explanation: tuple[str, ...] = field(default=())
+
+    @property
+    def has_solution(self) -> bool:
+        return self.coverage is not None
+
+    @property
+    def total_cost(self) -> float:
+        return float(self.instance.site_cost[self.site_index, self.type_index].sum())
+
+    def chosen_sites(self) -> pd.DataFrame:
+        """Columns ``site_id, type, cost, x, y`` for the new uses, cheapest type first."""
+        inst = self.instance
+        frame = pd.DataFrame(
+            {
+                "site_id": inst.site_ids[self.site_index].astype(str),
+                "type": np.asarray(inst.type_names, dtype=object)[self.type_index],
+                "cost": inst.site_cost[self.site_index, self.type_index],
+                "x": inst.site_xy[self.site_index, 0],
+                "y": inst.site_xy[self.site_index, 1],
+            }
+        )
+        return frame.sort_values(["type", "site_id"], kind="stable").reset_index(drop=True)
+
+    def coverage_by_type(self) -> pd.DataFrame:
+        """Per type: target group, population, covered before/after, newly covered, %."""
+        inst = self.instance
+        rows = []
+        for t, ftype in enumerate(inst.types):
+            pop = inst.population[:, t]
+            total = float(pop.sum())
+            before = after = 0.0
+            if self.coverage is not None:
+                before = float(pop[self.coverage.covered_existing[:, t]].sum())
+                after = float(pop[self.coverage.covered[:, t]].sum())
+            chosen = self.type_index == t
+            rows.append(
+                {
+                    "type": ftype.name,
+                    "population_group": ftype.population,
+                    "radius_m": ftype.radius_m,
+                    "weight": ftype.weight,
+                    "population": total,
+                    "covered_existing": before,
+                    "covered": after,
+                    "newly_covered": after - before,
+                    "coverage_pct": 100.0 * after / total if total > 0 else 0.0,
+                    "coverage_existing_pct": 100.0 * before / total if total > 0 else 0.0,
+                    "new_sites": int(chosen.sum()),
+                    "cost": float(
+                        inst.site_cost[self.site_index[chosen], self.type_index[chosen]].sum()
+                    ),
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def unit_coverage(self) -> pd.DataFrame:
+        """Long table: one row per demand unit and type (``serving_id`` empty if uncovered)."""
+        inst = self.instance
+        n, n_types = inst.n_demand, inst.n_types
+        if self.coverage is None:
+            return pd.DataFrame(
+                columns=[
+                    "demand_id", "type", "population", "covered",
+                    "covered_existing", "serving_id", "serving_kind", "distance_m",
+                ]
+            )
+        serving = self.coverage.serving
+        facility_ids = np.concatenate(
+            [inst.site_ids.astype(str), inst.existing_ids.astype(str)]
+        ).astype(object)
+        flat = serving.ravel()
+        ids = np.where(flat >= 0, facility_ids[np.maximum(flat, 0)], "")
+        kind = np.where(
+            flat < 0, "", np.where(flat >= inst.n_sites, "existing", "new")
+        )
+        return pd.DataFrame(
+            {
+                "demand_id": np.repeat(inst.demand_ids.astype(str), n_types),
+                "type": np.tile(np.asarray(inst.type_names, dtype=object), n),
+                "population": inst.population.ravel(),
+                "covered": self.coverage.covered.ravel(),
+                "covered_existing": self.coverage.covered_existing.ravel(),
+                "serving_id": ids,
+                "serving_kind": kind,
+                "distance_m": self.coverage.distance_m.ravel(),
+            }
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """The ``summary.json`` content (a public contract: keys are only ever added)."""
+        by_type = self.coverage_by_type().set_index("type")
+        names = list(self.instance.type_names)
+        return {
+            "status": str(self.status),
+            "objective": self.objective,
+            "bound": self.bound,
+            "gap": self.gap,
+            "total_cost": self.total_cost,
+            "budget": self.instance.budget,
+            "covered": {t: float(by_type.loc[t, "covered"]) for t in names},
+            "newly_covered": {t: float(by_type.loc[t, "newly_covered"]) for t in names},
+            "covered_existing": {t: float(by_type.loc[t, "covered_existing"]) for t in names},
+            "population": {t: float(by_type.loc[t, "population"]) for t in names},
+            "coverage_pct": {t: float(by_type.loc[t, "coverage_pct"]) for t in names},
+            "new_sites": {t: int(by_type.loc[t, "new_sites"]) for t in names},
+            "runtime_s": self.runtime_s,
+            "solver": {
+                "backend": self.report.backend,
+                "message": self.report.message,
+                "source": self.report.source,
+                "build_s": self.report.build_s,
+                "heuristic_s": self.report.heuristic_s,
+                "solver_s": self.report.solver_s,
+                "heuristic_objective": self.report.heuristic_objective,
+                "model": self.report.model_size,
+                "reductions": self.report.reductions,
+            },
+            "crs": self.instance.crs,
+            "explanation": list(self.explanation),
+            "warnings": list(self.report.warnings),
+        }

@@ -1,0 +1,104 @@
+"""The interface every solver backend implements, and the shared option/result types."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+import numpy as np
+
+from optimizer.model import MilpArrays
+
+
+class SolveStatus(StrEnum):
+    """How a solve ended. ``FEASIBLE`` means a limit stopped the search with a solution."""
+
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"
+    INFEASIBLE = "infeasible"
+    NO_SOLUTION = "no_solution"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """A progress report: the incumbent and bound so far (objective scale, maximisation)."""
+
+    source: str
+    elapsed_s: float
+    incumbent: float | None
+    bound: float | None
+
+    @property
+    def gap(self) -> float | None:
+        return relative_gap(self.incumbent, self.bound)
+
+
+ProgressCallback = Callable[[ProgressEvent], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SolveOptions:
+    """Options common to every backend.
+
+    Parameters
+    ----------
+    time_limit_s
+        Wall-time limit of the MIP solve.
+    mip_gap
+        Relative gap at which the solver may stop and call the answer optimal.
+    threads
+        Threads for the solver (None: the solver's default).
+    seed
+        Random seed.
+    verbose
+        Print the solver's log.
+    progress
+        Called with a :class:`ProgressEvent` whenever the incumbent or bound improves.
+    """
+
+    time_limit_s: float = 60.0
+    mip_gap: float = 1e-4
+    threads: int | None = None
+    seed: int = 0
+    verbose: bool = False
+    progress: ProgressCallback | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class BackendResult:
+    """What a backend returns: the raw variable vector and its claims."""
+
+    status: SolveStatus
+    values: np.ndarray | None
+    objective: float | None
+    bound: float | None
+    runtime_s: float
+    message: str = ""
+
+
+class Backend(Protocol):
+    """A MILP solver taking :class:`~optimizer.model.MilpArrays` in bulk."""
+
+    name: str
+
+    def is_available(self) -> bool: ...
+
+    def solve(
+        self,
+        milp: MilpArrays,
+        *,
+        options: SolveOptions,
+        warm_start: np.ndarray | None = None,
+    ) -> BackendResult: ...
+
+
+def relative_gap(incumbent: float | None, bound: float | None) -> float | None:
+    """``(bound - incumbent) / max(|incumbent|, 1e-9)`` for a maximisation, floored at 0."""
+    if incumbent is None or bound is None or not np.isfinite(bound):
+        return None
+    if not np.isfinite(incumbent):
+        return None
+    return max(0.0, (bound - incumbent) / max(abs(incumbent), 1e-9))

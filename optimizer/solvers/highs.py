@@ -1,0 +1,151 @@
+"""HiGHS backend through highspy: the whole model is passed in one call as CSR arrays."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from functools import cache
+
+import numpy as np
+
+from optimizer.model import MilpArrays
+from optimizer.solvers.base import BackendResult, ProgressEvent, SolveOptions, SolveStatus
+
+
+@cache
+def _highspy():
+    import highspy
+
+    return highspy
+
+
+def new_highs():
+    """A silent ``highspy.Highs`` (its constructor prints a banner on stdout once)."""
+    hp = _highspy()
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            h = hp.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    h.setOptionValue("output_flag", False)
+    return h
+
+
+def pass_model(h, milp: MilpArrays, *, minimize: bool = False) -> None:
+    """Hand the whole model to a ``highspy.Highs`` object in one call (CSR rows).
+
+    With ``minimize`` the objective is negated and the offset dropped, which is the form
+    the CBC backend exports to MPS.
+    """
+    hp = _highspy()
+    lp = hp.HighsLp()
+    lp.num_col_ = milp.n_cols
+    lp.num_row_ = milp.n_rows
+    lp.col_cost_ = -milp.objective if minimize else milp.objective
+    lp.col_lower_ = milp.col_lower
+    lp.col_upper_ = milp.col_upper
+    lp.row_lower_ = milp.row_lower
+    lp.row_upper_ = milp.row_upper
+    lp.offset_ = 0.0 if minimize else milp.offset
+    lp.sense_ = hp.ObjSense.kMinimize if minimize else hp.ObjSense.kMaximize
+    matrix = milp.matrix
+    lp.a_matrix_.format_ = hp.MatrixFormat.kRowwise
+    lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
+    lp.a_matrix_.value_ = matrix.data.astype(float)
+    lp.a_matrix_.num_col_ = milp.n_cols
+    lp.a_matrix_.num_row_ = milp.n_rows
+    lp.integrality_ = [
+        hp.HighsVarType.kInteger if flag else hp.HighsVarType.kContinuous
+        for flag in milp.integrality
+    ]
+    h.passModel(lp)
+
+
+class HighsBackend:
+    """HiGHS branch-and-cut (the default backend)."""
+
+    name = "highs"
+
+    @staticmethod
+    @cache
+    def is_available() -> bool:
+        try:
+            _highspy()
+        except ImportError:
+            return False
+        return True
+
+    def solve(
+        self,
+        milp: MilpArrays,
+        *,
+        options: SolveOptions,
+        warm_start: np.ndarray | None = None,
+    ) -> BackendResult:
+        hp = _highspy()
+        started = time.perf_counter()
+        h = new_highs()
+        h.setOptionValue("output_flag", bool(options.verbose))
+        h.setOptionValue("time_limit", float(max(options.time_limit_s, 0.01)))
+        h.setOptionValue("mip_rel_gap", float(options.mip_gap))
+        h.setOptionValue("random_seed", int(options.seed))
+        if options.threads:
+            h.setOptionValue("threads", int(options.threads))
+
+        pass_model(h, milp)
+
+        if warm_start is not None:
+            solution = hp.HighsSolution()
+            solution.col_value = warm_start.astype(float).tolist()
+            solution.value_valid = True
+            h.setSolution(solution)
+
+        if options.progress is not None:
+            callback = options.progress
+
+            def report(event) -> None:
+                out = event.data_out
+                callback(
+                    ProgressEvent(
+                        source="highs",
+                        elapsed_s=time.perf_counter() - started,
+                        incumbent=float(out.objective_function_value),
+                        bound=float(out.mip_dual_bound),
+                    )
+                )
+
+            h.cbMipImprovingSolution.subscribe(report)
+
+        h.run()
+        runtime = time.perf_counter() - started
+        status = h.getModelStatus()
+        info = h.getInfo()
+        has_solution = info.primal_solution_status == 2
+        values = np.asarray(h.getSolution().col_value, dtype=float) if has_solution else None
+        objective = float(info.objective_function_value) if has_solution else None
+        bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else None
+        ms = hp.HighsModelStatus
+        if status == ms.kOptimal:
+            result_status = SolveStatus.OPTIMAL
+        elif status in (ms.kInfeasible, ms.kUnboundedOrInfeasible):
+            result_status = SolveStatus.INFEASIBLE
+        elif has_solution:
+            result_status = SolveStatus.FEASIBLE
+        elif status in (ms.kTimeLimit, ms.kIterationLimit, ms.kInterrupt, ms.kSolutionLimit):
+            result_status = SolveStatus.NO_SOLUTION
+        else:
+            result_status = SolveStatus.ERROR
+        return BackendResult(
+            status=result_status,
+            values=values,
+            objective=objective,
+            bound=bound,
+            runtime_s=runtime,
+            message=h.modelStatusToString(status),
+        )

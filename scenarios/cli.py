@@ -1,0 +1,124 @@
+"""The ``lifecircle`` command line: a thin layer over :mod:`scenarios.runner`.
+
+Exit codes: 0 solved (optimal or feasible at a limit), 2 bad input (one line per problem),
+3 infeasible, 4 no solution found within the limits or solver error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from optimizer.errors import InputError
+from optimizer.solvers import BACKENDS, ProgressEvent, SolveStatus
+from scenarios.library import DEFAULT_SCENARIO, shipped_scenarios
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_NO_SOLUTION = 0, 2, 3, 4
+
+
+def _print_progress(event: ProgressEvent) -> None:
+    gap = f"{100 * event.gap:.2f}%" if event.gap is not None else "-"
+    incumbent = f"{event.incumbent:,.0f}" if event.incumbent is not None else "-"
+    bound = f"{event.bound:,.0f}" if event.bound is not None else "-"
+    print(f"[{event.elapsed_s:7.2f}s] {event.source:<12} objective {incumbent:>14}  "
+          f"bound {bound:>14}  gap {gap}", file=sys.stderr)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lifecircle",
+        description="Site pocket parks, canteens and childcare rooms for 15-minute life circles.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    solve = commands.add_parser("solve", help="solve a scenario and write the results")
+    solve.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO,
+                       help=f"scenario TOML file or shipped scenario name "
+                            f"(default: {DEFAULT_SCENARIO})")
+    solve.add_argument("--out", required=True, help="output folder")
+    solve.add_argument("--solver", choices=sorted(BACKENDS), help="MILP backend")
+    solve.add_argument("--time-limit", type=float, help="time limit in seconds")
+    solve.add_argument("--gap", type=float, help="relative optimality gap to stop at")
+    solve.add_argument("--threads", type=int, help="solver threads")
+    solve.add_argument("--seed", type=int, help="random seed")
+    solve.add_argument("--quiet", action="store_true", help="no progress lines")
+    solve.add_argument("--verbose", action="store_true", help="print the solver log")
+    validate = commands.add_parser("validate", help="check a scenario's inputs without solving")
+    validate.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO)
+    commands.add_parser("scenarios", help="list the shipped scenarios")
+    return parser
+
+
+def _solve(args: argparse.Namespace) -> int:
+    from scenarios.runner import run_scenario, write_outputs
+
+    result = run_scenario(
+        args.scenario,
+        progress=None if args.quiet else _print_progress,
+        verbose=args.verbose,
+        solver=args.solver,
+        time_limit_s=args.time_limit,
+        gap=args.gap,
+        threads=args.threads,
+        seed=args.seed,
+    )
+    plan = result.plan
+    paths = write_outputs(result, args.out)
+    if plan.status == SolveStatus.INFEASIBLE:
+        reasons = "; ".join(plan.explanation) or "the constraints cannot all hold"
+        print(f"infeasible: {reasons}", file=sys.stderr)
+        return EXIT_INFEASIBLE
+    if not plan.has_solution:
+        print(f"no solution: {plan.status} ({plan.report.message})", file=sys.stderr)
+        return EXIT_NO_SOLUTION
+    table = plan.coverage_by_type()
+    gap = f"{100 * plan.gap:.3f}%" if plan.gap is not None else "n/a"
+    print(f"{result.spec.name}: {plan.status}, objective {plan.objective:,.1f}, "
+          f"bound {plan.bound:,.1f}, gap {gap}, cost {plan.total_cost:,.0f} of "
+          f"{plan.instance.budget:,.0f}, {plan.runtime_s:.2f} s")
+    for row in table.itertuples():
+        print(f"  {row.type:<12} {row.new_sites:>4} new sites  covered {row.covered:>12,.0f} "
+              f"of {row.population:,.0f} ({row.coverage_pct:.1f}%), newly "
+              f"{row.newly_covered:,.0f}")
+    print(f"results in {paths['summary'].parent}")
+    return EXIT_OK
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from scenarios.library import resolve_scenario
+    from scenarios.loader import build_instance
+    from scenarios.spec import load_scenario
+
+    instance = build_instance(load_scenario(resolve_scenario(args.scenario)))
+    print(f"ok: {instance.n_demand} demand units, {instance.n_sites} sites, "
+          f"{len(instance.existing_ids)} existing facilities, types "
+          f"{', '.join(instance.type_names)}, CRS {instance.crs}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "solve":
+            return _solve(args)
+        if args.command == "validate":
+            return _validate(args)
+        for name, path in shipped_scenarios().items():
+            print(f"{name:<24} {path}")
+        return EXIT_OK
+    except InputError as error:
+        for problem in error.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as error:
+        if os.environ.get("LIFECIRCLE_DEBUG"):
+            raise
+        print(f"error: internal error ({type(error).__name__}: {error}); rerun with "
+              f"LIFECIRCLE_DEBUG=1 for details and report it", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

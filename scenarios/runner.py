@@ -1,0 +1,131 @@
+"""The one entry point the CLI, the app and batch runs share: scenario in, results out."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from optimizer.instance import SitingInstance
+from optimizer.results import Plan
+from optimizer.solve import solve
+from optimizer.solvers.base import ProgressCallback
+from scenarios.library import resolve_scenario
+from scenarios.loader import build_instance
+from scenarios.spec import ScenarioSpec, SolverSpec, load_scenario
+
+
+@dataclass(frozen=True, eq=False)
+class ScenarioResult:
+    """A solved scenario: its spec, the instance it became, and the plan."""
+
+    spec: ScenarioSpec
+    instance: SitingInstance
+    plan: Plan
+
+    def summary(self) -> dict[str, Any]:
+        """``summary.json``: the plan's summary plus the scenario's name and path."""
+        summary = {
+            "scenario": self.spec.name,
+            "scenario_file": str(self.spec.path) if self.spec.path else None,
+            **self.plan.summary(),
+        }
+        summary["solver"]["time_limit_s"] = self.spec.solver.time_limit_s
+        summary["solver"]["gap_limit"] = self.spec.solver.gap
+        return summary
+
+
+def with_solver_overrides(
+    spec: ScenarioSpec,
+    *,
+    solver: str | None = None,
+    time_limit_s: float | None = None,
+    gap: float | None = None,
+    threads: int | None = None,
+    seed: int | None = None,
+) -> ScenarioSpec:
+    """A copy of ``spec`` with the given ``[solver]`` settings replaced."""
+    current = spec.solver
+    updated = SolverSpec(
+        name=solver if solver is not None else current.name,
+        time_limit_s=time_limit_s if time_limit_s is not None else current.time_limit_s,
+        gap=gap if gap is not None else current.gap,
+        threads=threads if threads is not None else current.threads,
+        seed=seed if seed is not None else current.seed,
+    )
+    return replace(spec, solver=updated)
+
+
+def run_scenario(
+    scenario: ScenarioSpec | str | Path,
+    *,
+    progress: ProgressCallback | None = None,
+    verbose: bool = False,
+    **solver_overrides: Any,
+) -> ScenarioResult:
+    """Load (if needed), validate and solve a scenario.
+
+    Parameters
+    ----------
+    scenario
+        A spec, a path to a TOML file, or the name of a shipped scenario.
+    progress
+        Receives progress events (heuristic and solver incumbents and bounds).
+    verbose
+        Print the solver's log.
+    **solver_overrides
+        ``solver``, ``time_limit_s``, ``gap``, ``threads``, ``seed``: override ``[solver]``.
+
+    Raises
+    ------
+    InputError
+        Bad input, with every problem listed.
+    """
+    spec = scenario if isinstance(scenario, ScenarioSpec) else load_scenario(
+        resolve_scenario(scenario)
+    )
+    spec = with_solver_overrides(spec, **solver_overrides)
+    instance = build_instance(spec)
+    plan = solve(
+        instance,
+        solver=spec.solver.name,
+        time_limit_s=spec.solver.time_limit_s,
+        mip_gap=spec.solver.gap,
+        threads=spec.solver.threads,
+        seed=spec.solver.seed,
+        verbose=verbose,
+        progress=progress,
+    )
+    return ScenarioResult(spec, instance, plan)
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def write_outputs(result: ScenarioResult, out_dir: str | Path) -> dict[str, Path]:
+    """Write ``summary.json``, ``sites.csv``, ``coverage.csv`` and ``coverage_by_type.csv``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "summary": out / "summary.json",
+        "sites": out / "sites.csv",
+        "coverage": out / "coverage.csv",
+        "coverage_by_type": out / "coverage_by_type.csv",
+    }
+    paths["summary"].write_text(
+        json.dumps(_json_safe(result.summary()), indent=2, ensure_ascii=False) + "\n",
+        encoding="utf-8",
+    )
+    result.plan.chosen_sites().to_csv(paths["sites"], index=False)
+    result.plan.unit_coverage().to_csv(paths["coverage"], index=False)
+    result.plan.coverage_by_type().to_csv(paths["coverage_by_type"], index=False)
+    return paths
