@@ -116,7 +116,8 @@ class _CoverState:
         """Mask of columns that could open now (after closing column ``freed``, if given)."""
         p = self.problem
         site_taken = self.site_taken.copy()
-        spent, type_count, type_cost = self.spent, self.type_count.copy(), self.type_cost.copy()
+        spent = float(self.spent)
+        type_count, type_cost = self.type_count.copy(), self.type_cost.copy()
         if freed is not None:
             site_taken[p.column_site[freed]] = False
             spent -= p.column_cost[freed]
@@ -131,13 +132,28 @@ class _CoverState:
             & (type_cost[t] + p.column_cost <= self.max_cost[t] + self.tolerance)
         )
 
+    _ARRAYS = ("count", "gain", "chosen", "site_taken", "type_count", "type_cost")
+
+    def snapshot(self) -> dict[str, object]:
+        saved: dict[str, object] = {name: getattr(self, name).copy() for name in self._ARRAYS}
+        saved["spent"] = float(self.spent)
+        return saved
+
+    def restore(self, saved: dict[str, object]) -> None:
+        for name in self._ARRAYS:
+            setattr(self, name, saved[name].copy())  # type: ignore[attr-defined]
+        self.spent = float(saved["spent"])  # type: ignore[arg-type]
+
     def objective(self) -> float:
         return self.problem.constant + float(self.weight[self.count > 0].sum())
 
-    def greedy_fill(self, *, by_ratio: bool) -> None:
+    def greedy_fill(self, *, by_ratio: bool, allowed: np.ndarray | None = None) -> None:
+        """Open the best feasible column (by gain per cost, or gain) until none gains."""
         cost = np.maximum(self.problem.column_cost, 0.0)
         while True:
             mask = self.can_open() & (self.gain > _EPS)
+            if allowed is not None:
+                mask &= allowed
             if not mask.any():
                 return
             score = self.gain / np.maximum(cost, 1e-12) if by_ratio else self.gain
@@ -162,9 +178,7 @@ def _start(problem: ReducedProblem) -> _CoverState | None:
 
 def _swap_search(state: _CoverState, *, deadline: float, rng: np.random.Generator) -> None:
     p = state.problem
-    locked = np.zeros(p.n_columns, dtype=bool)
-    locked[p.forced_columns] = True
-    locked |= np.isin(p.column_site, p.forced_any_sites)
+    locked = _locked_columns(p)
     improved = True
     while improved and time.perf_counter() < deadline:
         improved = False
@@ -192,12 +206,55 @@ def _swap_search(state: _CoverState, *, deadline: float, rng: np.random.Generato
         state.greedy_fill(by_ratio=True)
 
 
+def _locked_columns(problem: ReducedProblem) -> np.ndarray:
+    locked = np.zeros(problem.n_columns, dtype=bool)
+    locked[problem.forced_columns] = True
+    locked |= np.isin(problem.column_site, problem.forced_any_sites)
+    return locked
+
+
+def _iterated_search(
+    state: _CoverState, *, deadline: float, rng: np.random.Generator, max_stall: int = 200
+) -> int:
+    """Iterated local search: close a few random open columns, refill, swap; keep if better.
+
+    Stops at the deadline, after ``max_stall`` perturbations in a row without improvement,
+    or at the trivial upper bound. Returns the number of perturbations tried.
+    """
+    locked = _locked_columns(state.problem)
+    best_value, best = state.objective(), state.snapshot()
+    tries = stalled = 0
+    upper = state.problem.upper_bound - _EPS * max(1.0, state.problem.upper_bound)
+    while time.perf_counter() < deadline and stalled < max_stall and best_value < upper:
+        movable = np.nonzero(state.chosen & ~locked)[0]
+        if len(movable) == 0:
+            break
+        tries += 1
+        size = int(rng.integers(1, max(2, len(movable) // 5) + 1))
+        for k in rng.choice(movable, size=min(size, len(movable)), replace=False):
+            state.close(int(k))
+        # Refill with a randomised greedy: a random share of candidates is hidden at first.
+        state.greedy_fill(by_ratio=True, allowed=rng.random(len(state.gain)) >= 0.3)
+        state.greedy_fill(by_ratio=True)
+        _swap_search(state, deadline=deadline, rng=rng)
+        value = state.objective()
+        if value > best_value + _EPS * max(1.0, abs(best_value)):
+            best_value, best = value, state.snapshot()
+            stalled = 0
+        else:
+            state.restore(best)
+            stalled += 1
+    state.restore(best)
+    return tries
+
+
 def greedy_swap(
     problem: ReducedProblem,
     *,
     time_limit_s: float = 5.0,
     seed: int = 0,
     swap: bool = True,
+    iterate: bool = True,
 ) -> HeuristicResult:
     """Greedy construction plus swap local search.
 
@@ -211,6 +268,8 @@ def greedy_swap(
         Seed of the move order.
     swap
         Run the swap local search after greedy.
+    iterate
+        Spend the rest of the time on iterated local search (perturb, refill, swap).
 
     Returns
     -------
@@ -242,6 +301,10 @@ def greedy_swap(
             rng=np.random.default_rng(seed),
         )
         method = "greedy+swap"
+        if iterate:
+            _iterated_search(best, deadline=started + time_limit_s,
+                             rng=np.random.default_rng(seed + 1))
+            method = "greedy+swap+ils"
     return HeuristicResult(
         columns=np.nonzero(best.chosen)[0],
         objective=best.objective(),

@@ -8,6 +8,7 @@ original instance, independently of the model.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -64,6 +65,36 @@ def explain_infeasibility(instance: SitingInstance) -> list[str]:
 
 def _decode(problem: ReducedProblem, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return problem.column_site[columns], problem.column_type[columns]
+
+
+def plan_violations(
+    instance: SitingInstance, site_index: np.ndarray, type_index: np.ndarray
+) -> list[str]:
+    """Constraints a plan breaks (empty list: feasible), checked on the original instance."""
+    found = []
+    tolerance = 1e-9 * max(1.0, abs(instance.budget))
+    costs = instance.site_cost[site_index, type_index]
+    if not np.isfinite(costs).all():
+        found.append("a site was given a type it cannot take")
+    if costs.sum() > instance.budget + tolerance:
+        found.append(f"cost {costs.sum():,.2f} exceeds the budget {instance.budget:,.2f}")
+    if len(np.unique(site_index)) != len(site_index):
+        found.append("a site was given two uses")
+    if instance.excluded[site_index].any():
+        found.append("an excluded site was opened")
+    open_type = dict(zip(site_index.tolist(), type_index.tolist(), strict=True))
+    for site, t in zip(instance.forced_sites, instance.forced_type, strict=True):
+        if site not in open_type or (t != ANY_TYPE and open_type[site] != t):
+            found.append(f"forced site {instance.site_ids[site]} is not open as required")
+    for t, ftype in enumerate(instance.types):
+        chosen = type_index == t
+        if ftype.max_sites is not None and chosen.sum() > ftype.max_sites:
+            found.append(f"more than {ftype.max_sites} '{ftype.name}' sites")
+        if ftype.max_budget_share is not None and costs[chosen].sum() > (
+            ftype.max_budget_share * instance.budget + tolerance
+        ):
+            found.append(f"'{ftype.name}' exceeds its budget share")
+    return found
 
 
 def solve(
@@ -123,6 +154,7 @@ def solve(
     started = time.perf_counter()
     backend = get_backend(solver)
     events: list[ProgressEvent] = []
+    warnings: list[str] = []
 
     def emit(event: ProgressEvent) -> None:
         events.append(event)
@@ -155,6 +187,8 @@ def solve(
             problem, time_limit_s=min(5.0, max(0.05, 0.2 * time_limit_s)), seed=seed
         )
         heuristic_s = found.runtime_s
+        if found.feasible and plan_violations(instance, *_decode(problem, found.columns)):
+            found = replace(found, feasible=False)
         if found.feasible:
             best_columns, best_value = found.columns, found.objective
             heuristic_value = found.objective
@@ -198,7 +232,10 @@ def solve(
             bound = min(upper_bound, result.bound)
         if result.values is not None and result.objective is not None:
             columns = np.nonzero(result.values[: milp.n_x] > 0.5)[0]
-            if result.objective > best_value + _TOLERANCE * max(1.0, abs(best_value)) or (
+            broken = plan_violations(instance, *_decode(problem, columns))
+            if broken:
+                warnings.append(f"{backend.name} returned an infeasible plan: {broken[0]}")
+            elif result.objective > best_value + _TOLERANCE * max(1.0, abs(best_value)) or (
                 best_columns is None
             ):
                 best_columns, best_value = columns, result.objective
@@ -207,7 +244,6 @@ def solve(
         message = "heuristic reached the trivial upper bound"
 
     runtime = time.perf_counter() - started
-    warnings: list[str] = []
     if best_columns is None:
         status = (
             SolveStatus.INFEASIBLE

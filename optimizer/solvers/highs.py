@@ -67,6 +67,11 @@ def pass_model(h, milp: MilpArrays, *, minimize: bool = False) -> None:
     h.passModel(lp)
 
 
+def _consistent(milp: MilpArrays, values: np.ndarray, objective: float) -> bool:
+    recomputed = float(milp.objective @ values + milp.offset)
+    return abs(recomputed - objective) <= 1e-6 * max(1.0, abs(objective))
+
+
 class HighsBackend:
     """HiGHS branch-and-cut (the default backend)."""
 
@@ -90,6 +95,14 @@ class HighsBackend:
     ) -> BackendResult:
         hp = _highspy()
         started = time.perf_counter()
+        if milp.n_cols == 0:
+            # HiGHS answers a model without columns with status "Empty", not "Optimal".
+            if np.all(milp.row_lower <= 0.0) and np.all(milp.row_upper >= 0.0):
+                offset = float(milp.offset)
+                return BackendResult(SolveStatus.OPTIMAL, np.empty(0), offset, offset,
+                                     time.perf_counter() - started, "empty model")
+            return BackendResult(SolveStatus.INFEASIBLE, None, None, None,
+                                 time.perf_counter() - started, "empty model is infeasible")
         h = new_highs()
         h.setOptionValue("output_flag", bool(options.verbose))
         h.setOptionValue("time_limit", float(max(options.time_limit_s, 0.01)))
@@ -123,12 +136,24 @@ class HighsBackend:
             h.cbMipImprovingSolution.subscribe(report)
 
         h.run()
-        runtime = time.perf_counter() - started
         status = h.getModelStatus()
         info = h.getInfo()
         has_solution = info.primal_solution_status == 2
         values = np.asarray(h.getSolution().col_value, dtype=float) if has_solution else None
         objective = float(info.objective_function_value) if has_solution else None
+        if values is not None and objective is not None and not _consistent(milp, values, objective):
+            # Seen with HiGHS 1.16: after a MIP start, with presolve on, the reported optimum
+            # is right but the returned column values are the start's. Solve again without
+            # presolve (same start), which returns matching values.
+            h.setOptionValue("presolve", "off")
+            left = options.time_limit_s - (time.perf_counter() - started)
+            h.setOptionValue("time_limit", float(max(left, 1.0)))
+            h.run()
+            status, info = h.getModelStatus(), h.getInfo()
+            has_solution = info.primal_solution_status == 2
+            values = np.asarray(h.getSolution().col_value, dtype=float) if has_solution else None
+            objective = float(milp.objective @ values + milp.offset) if has_solution else None
+        runtime = time.perf_counter() - started
         bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else None
         ms = hp.HighsModelStatus
         if status == ms.kOptimal:
