@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from optimizer.bounds import lagrangian_bound
 from optimizer.coverage import compute_reach
 from optimizer.heuristics import greedy_swap
 from optimizer.instance import ANY_TYPE, SitingInstance
@@ -196,6 +197,12 @@ def solve(
             emit(ProgressEvent(found.method, time.perf_counter() - started, best_value,
                                upper_bound))
 
+    if heuristic and best_columns is not None and best_value < upper_bound:
+        upper_bound = min(upper_bound, lagrangian_bound(
+            problem, target=best_value, time_limit_s=min(1.0, 0.05 * time_limit_s)
+        ))
+        emit(ProgressEvent("lagrangian", time.perf_counter() - started, best_value,
+                           upper_bound))
     bound: float | None = upper_bound
     message = "heuristic only"
     solver_s = 0.0
@@ -228,7 +235,7 @@ def solve(
         solver_s = result.runtime_s
         solver_status = result.status
         message = result.message
-        if result.bound is not None:
+        if result.bound is not None and result.status != SolveStatus.ERROR:
             bound = min(upper_bound, result.bound)
         if result.values is not None and result.objective is not None:
             columns = np.nonzero(result.values[: milp.n_x] > 0.5)[0]

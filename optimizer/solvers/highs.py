@@ -141,7 +141,8 @@ class HighsBackend:
         has_solution = info.primal_solution_status == 2
         values = np.asarray(h.getSolution().col_value, dtype=float) if has_solution else None
         objective = float(info.objective_function_value) if has_solution else None
-        if values is not None and objective is not None and not _consistent(milp, values, objective):
+        stale = values is not None and objective is not None
+        if stale and not _consistent(milp, values, objective):
             # Seen with HiGHS 1.16: after a MIP start, with presolve on, the reported optimum
             # is right but the returned column values are the start's. Solve again without
             # presolve (same start), which returns matching values.
