@@ -5,7 +5,9 @@ follow ``data/mclp/README.md``:
 
 * Swain's 55 nodes (``id x y demand``), SJC (``x y demand``): planar Euclidean metres.
 * Máximo et al. (``NODE_COORD_SECTION`` lat lon, ``DEMAND_SECTION``): spherical law of
-  cosines with radius 6,378,100 m computed in float32, which reproduces the published values.
+  cosines with radius 6,378,100 m computed in float64, which reproduces the value of every
+  published solution in ``data/mclp/maximo/solutions``. (In float32 the cosine of any angle
+  below ~3.5e-4 rad rounds to 1, so every pair closer than ~1.5-2 km would get distance 0.)
 """
 
 from __future__ import annotations
@@ -75,23 +77,22 @@ def read_maximo_nodes(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def maximo_pairs(latlon: np.ndarray, radius_m: float, *, chunk: int = 1024) -> DistancePairs:
-    """All pairs within ``radius_m`` under the authors' float32 spherical convention."""
-    rad = np.radians(latlon.astype(np.float32)).astype(np.float32)
+    """All pairs within ``radius_m`` under the authors' spherical convention (float64)."""
+    rad = np.radians(np.asarray(latlon, dtype=float))
     lat, lon = rad[:, 0], rad[:, 1]
     sin_lat, cos_lat = np.sin(lat), np.cos(lat)
     demand, target, distance = [], [], []
-    earth = np.float32(6378100.0)
+    earth = 6378100.0
     for start in range(0, len(lat), chunk):
         stop = min(start + chunk, len(lat))
         cos_angle = cos_lat[start:stop, None] * cos_lat[None, :] * np.cos(
             lon[None, :] - lon[start:stop, None]
         ) + sin_lat[start:stop, None] * sin_lat[None, :]
-        cos_angle = np.clip(cos_angle, np.float32(-1), np.float32(1))
-        d = np.arccos(cos_angle) * earth
-        i, j = np.nonzero(d <= np.float32(radius_m))
+        d = np.arccos(np.clip(cos_angle, -1.0, 1.0)) * earth
+        i, j = np.nonzero(d <= radius_m)
         demand.append(i + start)
         target.append(j)
-        distance.append(d[i, j].astype(float))
+        distance.append(d[i, j])
     return DistancePairs(np.concatenate(demand), np.concatenate(target), np.concatenate(distance))
 
 

@@ -31,8 +31,21 @@ def explain_infeasibility(instance: SitingInstance) -> list[str]:
     forced_cost = 0.0
     per_type_count = np.zeros(instance.n_types, dtype=np.int64)
     per_type_cost = np.zeros(instance.n_types)
+    forced_as: dict[int, int] = {}
     for site, t in zip(instance.forced_sites, instance.forced_type, strict=True):
         site_id = instance.site_ids[site]
+        if instance.excluded[site]:
+            reasons.append(f"site {site_id} is both forced open and excluded")
+            continue
+        if int(site) in forced_as and forced_as[int(site)] != int(t):
+            reasons.append(f"site {site_id} is forced open more than once, as different types")
+            continue
+        forced_as[int(site)] = int(t)
+        if t != ANY_TYPE and not np.isfinite(instance.site_cost[site, t]):
+            reasons.append(
+                f"site {site_id} is forced to '{instance.types[t].name}' but has no cost for it"
+            )
+            continue
         if t == ANY_TYPE:
             costs = instance.site_cost[site]
             if not np.isfinite(costs).any():
@@ -252,13 +265,15 @@ def solve(
 
     runtime = time.perf_counter() - started
     if best_columns is None:
-        status = (
-            SolveStatus.INFEASIBLE
-            if solver_status == SolveStatus.INFEASIBLE
-            else (solver_status or SolveStatus.NO_SOLUTION)
-        )
+        if solver_status == SolveStatus.INFEASIBLE:
+            status = SolveStatus.INFEASIBLE
+        elif solver_status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
+            status = SolveStatus.ERROR  # the solver's plan broke a constraint (see warnings)
+        else:
+            status = solver_status or SolveStatus.NO_SOLUTION
         report = SolverReport(backend.name, message, source, build_s, heuristic_s, solver_s,
-                              heuristic_value, model_size, problem.stats, tuple(events))
+                              heuristic_value, model_size, problem.stats, tuple(events),
+                              tuple(warnings))
         explanation = ("the solver proved the constraints infeasible",) if (
             status == SolveStatus.INFEASIBLE) else ()
         return Plan(instance, status, None, bound, None, runtime, empty, empty, None, report,
