@@ -81,6 +81,11 @@ def _decode(problem: ReducedProblem, columns: np.ndarray) -> tuple[np.ndarray, n
     return problem.column_site[columns], problem.column_type[columns]
 
 
+def _integral_objective(problem: ReducedProblem) -> bool:
+    weights = np.append(problem.group_weight, problem.constant)
+    return bool(np.all(np.abs(weights - np.round(weights)) <= 1e-9))
+
+
 def plan_violations(
     instance: SitingInstance, site_index: np.ndarray, type_index: np.ndarray
 ) -> list[str]:
@@ -288,6 +293,9 @@ def solve(
         )
     if solver_status == SolveStatus.INFEASIBLE:
         warnings.append("the solver reported infeasible but a feasible plan was found")
+    if bound is not None and _integral_objective(problem):
+        # Every weight is whole, so no plan can score a fraction above the floor.
+        bound = float(np.floor(bound + 1e-6))
     if bound is not None and bound < objective:
         bound = objective
     gap = relative_gap(objective, bound)

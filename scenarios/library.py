@@ -17,7 +17,7 @@ def data_dir() -> Path:
 
 def shipped_scenarios() -> dict[str, Path]:
     """Name -> TOML path of every scenario shipped in ``data/``."""
-    return {path.stem: path for path in sorted(data_dir().glob("*/*.toml"))}
+    return {path.stem: path for path in sorted(data_dir().rglob("*.toml"))}
 
 
 def resolve_scenario(scenario: str | Path) -> Path:

@@ -116,3 +116,17 @@ def test_validate_and_list(capsys) -> None:
     assert code == 0 and "205 demand units, 16 sites" in out
     code, out, _ = _run(["scenarios"], capsys)
     assert code == 0 and "sf-stores" in out
+
+
+@pytest.mark.parametrize(
+    ("name", "optimum"),
+    [("swain55-s10-p5", 609.0), ("sjc324-s800-p4", 12_106.0), ("sf-stores", 875_247.0)],
+)
+def test_shipped_published_scenarios_reproduce_optima(name: str, optimum: float,
+                                                      tmp_path: Path, capsys) -> None:
+    code, _, _ = _run(["solve", name, "--out", str(tmp_path), "--quiet", "--gap", "0"], capsys)
+    assert code == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["status"] == "optimal"
+    assert summary["objective"] == pytest.approx(optimum)
+    assert summary["bound"] == pytest.approx(optimum)
