@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 ANY_TYPE = -1
 """Marker in :attr:`SitingInstance.forced_type`: the site must open, as any type."""
@@ -82,6 +83,12 @@ class SitingInstance:
         Optional supplied distance pairs replacing Euclidean distance.
     crs
         The metric CRS the coordinates are in (for maps and reports).
+    demand_attributes, site_attributes
+        Other columns of the input tables (community, kind, area...), one row per unit or
+        site, carried through to the results.
+    notes
+        What the loader did that a reader of the results should know (CRS chosen,
+        conversions, sites made ineligible by rules).
     """
 
     types: tuple[FacilityType, ...]
@@ -100,6 +107,9 @@ class SitingInstance:
     excluded: np.ndarray | None = None
     distances: DistancePairs | None = None
     crs: str | None = None
+    demand_attributes: pd.DataFrame | None = None
+    site_attributes: pd.DataFrame | None = None
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         n, m, t = len(self.demand_ids), len(self.site_ids), len(self.types)

@@ -5,6 +5,7 @@ Rows are numbered from 1 after the header, as a spreadsheet user counts data row
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,34 +17,112 @@ TEXT_ENCODINGS = ("utf-8-sig", "gb18030")
 """Encodings tried in turn for CSV files (UTF-8 first, then the Chinese national set)."""
 
 
-def read_table(path: Path, *, label: str, problems: ProblemCollector) -> pd.DataFrame | None:
-    """Read a CSV or Excel table as strings; record a problem and return None on failure."""
+GEO_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".parquet", ".geoparquet", ".fgb")
+"""Files read with geopandas (pyogrio); their geometry gives the coordinates."""
+
+GEOMETRY_X, GEOMETRY_Y = "__geometry_x", "__geometry_y"
+"""Columns added to a geodata table: the point (or polygon representative point) coords."""
+
+
+@dataclass(frozen=True, eq=False)
+class Table:
+    """A table read as text columns, with the CRS its geometry declared (geodata only)."""
+
+    frame: pd.DataFrame
+    crs: str | None = None
+    has_geometry: bool = False
+
+
+def _read_geodata(path: Path, *, label: str, problems: ProblemCollector,
+                  encoding: str | None, layer: str | None) -> Table | None:
+    try:
+        import geopandas as gpd
+    except ImportError:
+        problems.add("reading geodata needs geopandas: pip install 'lifecircle[geo]'",
+                     file=label)
+        return None
+    options: dict[str, object] = {}
+    if encoding:
+        options["encoding"] = encoding
+    if layer:
+        options["layer"] = layer
+    try:
+        if path.suffix.lower() in (".parquet", ".geoparquet"):
+            data = gpd.read_parquet(path)
+        else:
+            data = gpd.read_file(path, **options)
+    except Exception as error:  # drivers raise many types: report one line
+        text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        problems.add(f"cannot read the file: {text}", file=label)
+        return None
+    if len(data) == 0:
+        problems.add("the file has no features", file=label)
+        return None
+    frame = pd.DataFrame(
+        {c: data[c].astype(str).where(data[c].notna(), "") for c in data.columns
+         if c != data.geometry.name}
+    )
+    geometry = data.geometry
+    empty = geometry.isna() | geometry.is_empty
+    for row in np.nonzero(empty.to_numpy())[0][:5]:
+        problems.add("feature has no geometry", file=label, row=int(row) + 1,
+                     column=str(data.geometry.name))
+    # Points stay; polygons and lines become a representative point, which (unlike the
+    # centroid) always lies on the feature: a U-shaped block's point stays inside it.
+    points = geometry.where(empty, geometry.representative_point())
+    frame[GEOMETRY_X] = np.where(empty, np.nan, points.x.where(~empty)).astype(str)
+    frame[GEOMETRY_Y] = np.where(empty, np.nan, points.y.where(~empty)).astype(str)
+    crs = data.crs.to_string() if data.crs is not None else None
+    return Table(frame, crs, has_geometry=True)
+
+
+def read_table(
+    path: Path,
+    *,
+    label: str,
+    problems: ProblemCollector,
+    encoding: str | None = None,
+    layer: str | None = None,
+) -> Table | None:
+    """Read CSV, Excel or geodata as text columns; record a problem and return None on failure.
+
+    CSV is tried as UTF-8 then GB18030 unless ``encoding`` is given. Geodata (GeoPackage,
+    GeoJSON, Shapefile, GeoParquet, FlatGeobuf) is read with geopandas; ``encoding`` is passed
+    on (GBK shapefiles without a ``.cpg`` are common), ``layer`` picks a GeoPackage layer.
+    """
     if not path.exists():
         problems.add(f"file not found: {path}", file=label)
         return None
     suffix = path.suffix.lower()
+    if suffix in GEO_SUFFIXES:
+        return _read_geodata(path, label=label, problems=problems, encoding=encoding,
+                             layer=layer)
     try:
         if suffix in (".xlsx", ".xls"):
-            frame = pd.read_excel(path, dtype=str)
+            frame = pd.read_excel(path, dtype=str).fillna("")
         else:
             frame = None
-            for encoding in TEXT_ENCODINGS:
+            for attempt in ((encoding,) if encoding else TEXT_ENCODINGS):
                 try:
                     frame = pd.read_csv(
-                        path, dtype=str, keep_default_na=False, encoding=encoding,
+                        path, dtype=str, keep_default_na=False, encoding=attempt,
                         skipinitialspace=True,
                     )
                     break
                 except UnicodeDecodeError:
                     continue
             if frame is None:
+                tried = encoding or " or ".join(TEXT_ENCODINGS)
                 problems.add(
-                    f"cannot decode the file as {' or '.join(TEXT_ENCODINGS)}; save it as UTF-8",
+                    f"cannot decode the file as {tried}; save it as UTF-8 or set encoding",
                     file=label,
                 )
                 return None
     except pd.errors.EmptyDataError:
         problems.add("the file is empty", file=label)
+        return None
+    except LookupError:
+        problems.add(f"unknown encoding '{encoding}'", file=label)
         return None
     except (pd.errors.ParserError, ValueError, OSError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
@@ -53,7 +132,7 @@ def read_table(path: Path, *, label: str, problems: ProblemCollector) -> pd.Data
     if frame.empty:
         problems.add("the file has a header but no rows", file=label)
         return None
-    return frame
+    return Table(frame)
 
 
 def require_columns(

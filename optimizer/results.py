@@ -132,6 +132,11 @@ class Plan:
                 "y": inst.site_xy[self.site_index, 1],
             }
         )
+        attributes = inst.site_attributes
+        if attributes is not None and len(attributes.columns):
+            extra = attributes.iloc[self.site_index].reset_index(drop=True)
+            extra = extra.drop(columns=[c for c in extra.columns if c in frame.columns])
+            frame = pd.concat([frame, extra], axis=1)
         return frame.sort_values(["type", "site_id"], kind="stable").reset_index(drop=True)
 
     def coverage_by_type(self) -> pd.DataFrame:
@@ -231,4 +236,5 @@ class Plan:
             "crs": self.instance.crs,
             "explanation": list(self.explanation),
             "warnings": list(self.report.warnings),
+            "notes": list(self.instance.notes),
         }

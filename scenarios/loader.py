@@ -13,8 +13,23 @@ import pandas as pd
 
 from optimizer.errors import ProblemCollector
 from optimizer.instance import ANY_TYPE, DistancePairs, FacilityType, SitingInstance
-from optimizer.io import id_column, numeric_column, read_table, require_columns
-from optimizer.projection import WGS84, is_geographic, looks_like_degrees, project, utm_crs_for
+from optimizer.io import (
+    GEOMETRY_X,
+    GEOMETRY_Y,
+    id_column,
+    numeric_column,
+    read_table,
+    require_columns,
+)
+from optimizer.projection import (
+    WGS84,
+    cgcs2000_gk_crs_for,
+    is_geographic,
+    looks_like_degrees,
+    project,
+    to_wgs84,
+    utm_crs_for,
+)
 from scenarios.spec import ANY, ScenarioSpec, TableSource
 
 
@@ -25,20 +40,43 @@ class _Points:
     y: np.ndarray
     crs: str | None
     frame: pd.DataFrame
+    coordinate_columns: tuple[str, ...]
 
 
 def _points(
-    source: TableSource, declared_crs: str | None, problems: ProblemCollector
+    source: TableSource, declared_crs: str | None, problems: ProblemCollector,
+    notes: list[str],
 ) -> _Points | None:
-    frame = read_table(source.path, label=source.label, problems=problems)
-    if frame is None:
+    table = read_table(source.path, label=source.label, problems=problems,
+                       encoding=source.encoding, layer=source.layer)
+    if table is None:
         return None
+    frame = table.frame
+    if not require_columns(frame, [source.column("id")], label=source.label, problems=problems):
+        return None
+    ids = id_column(frame, source.column("id"), label=source.label, problems=problems)
+    if table.has_geometry:
+        xs = numeric_column(frame, GEOMETRY_X, label=source.label, problems=problems,
+                            allow_negative=True, allow_blank=True)
+        ys = numeric_column(frame, GEOMETRY_Y, label=source.label, problems=problems,
+                            allow_negative=True, allow_blank=True)
+        crs = table.crs or declared_crs
+        if crs is None:
+            problems.add("the file declares no CRS; set 'crs' in the scenario",
+                         file=source.label)
+            return None
+        if is_geographic(crs) and not looks_like_degrees(xs, ys):
+            problems.add(f"the file's CRS {crs} is in degrees but its coordinates are not "
+                         f"longitude/latitude", file=source.label)
+            return None
+        if is_geographic(crs) and source.coordinates != "wgs84":
+            xs, ys = to_wgs84(xs, ys, source.coordinates)
+            notes.append(f"{source.label}: {source.coordinates} converted to WGS84")
+        return _Points(ids, xs, ys, crs, frame, (GEOMETRY_X, GEOMETRY_Y))
     lon, lat = source.column("lon"), source.column("lat")
     x, y = source.column("x"), source.column("y")
     uses_lonlat = lon in frame.columns and lat in frame.columns
     uses_xy = x in frame.columns and y in frame.columns
-    if not require_columns(frame, [source.column("id")], label=source.label, problems=problems):
-        return None
     if not (uses_lonlat or uses_xy):
         problems.add(
             f"needs coordinate columns '{x}' and '{y}' (metric, with 'crs') or '{lon}' and "
@@ -46,7 +84,6 @@ def _points(
             file=source.label,
         )
         return None
-    ids = id_column(frame, source.column("id"), label=source.label, problems=problems)
     if uses_lonlat:
         xs = numeric_column(frame, lon, label=source.label, problems=problems,
                             allow_negative=True)
@@ -56,12 +93,15 @@ def _points(
         for row in np.nonzero(bad)[0][:5]:
             problems.add(f"({xs[row]}, {ys[row]}) is not a longitude/latitude",
                          file=source.label, row=int(row) + 1, column=lon)
-        return _Points(ids, xs, ys, WGS84, frame)
+        if source.coordinates != "wgs84":
+            xs, ys = to_wgs84(xs, ys, source.coordinates)
+            notes.append(f"{source.label}: {source.coordinates} lon/lat converted to WGS84")
+        return _Points(ids, xs, ys, WGS84, frame, (lon, lat))
     xs = numeric_column(frame, x, label=source.label, problems=problems, allow_negative=True)
     ys = numeric_column(frame, y, label=source.label, problems=problems, allow_negative=True)
     if declared_crs is None:
         if looks_like_degrees(xs, ys):
-            return _Points(ids, xs, ys, WGS84, frame)
+            return _Points(ids, xs, ys, WGS84, frame, (x, y))
         problems.add(
             "x/y coordinates need a 'crs' in the scenario (for example crs = \"EPSG:32648\")",
             file=source.label,
@@ -83,18 +123,42 @@ def _points(
             column=x,
         )
         return None
-    return _Points(ids, xs, ys, declared_crs, frame)
+    if is_geographic(declared_crs) and source.coordinates != "wgs84":
+        xs, ys = to_wgs84(xs, ys, source.coordinates)
+    return _Points(ids, xs, ys, declared_crs, frame, (x, y))
 
 
-def _metric_crs(points: list[_Points], declared: str | None) -> str:
-    if declared is not None and not is_geographic(declared):
-        return declared
-    lonlat = [p for p in points if p.crs is not None and is_geographic(p.crs)]
-    if lonlat:
-        lon = np.concatenate([p.x for p in lonlat])
-        lat = np.concatenate([p.y for p in lonlat])
-        return utm_crs_for(lon, lat)
-    return declared or "EPSG:3857"
+def _lonlat(points: list[_Points]) -> tuple[np.ndarray, np.ndarray]:
+    lons, lats = [], []
+    for p in points:
+        finite = np.isfinite(p.x) & np.isfinite(p.y)
+        if p.crs is None or not finite.any():
+            continue
+        if is_geographic(p.crs):
+            lons.append(p.x[finite])
+            lats.append(p.y[finite])
+        else:
+            xy = project(p.x[finite], p.y[finite], p.crs, WGS84)
+            lons.append(xy[:, 0])
+            lats.append(xy[:, 1])
+    return np.concatenate(lons), np.concatenate(lats)
+
+
+def _metric_crs(points: list[_Points], declared: str | None, choice: str) -> str:
+    """The metric CRS distances are measured in (see ``metric_crs`` in the README)."""
+    if choice not in ("auto", "utm", "cgcs2000"):
+        return choice
+    if choice == "auto":
+        crss = {p.crs for p in points if p.crs is not None}
+        projected = [c for c in crss if not is_geographic(c)]
+        if declared is not None and not is_geographic(declared):
+            return declared
+        if len(projected) == 1 and len(crss) == 1:
+            return projected[0]
+    lon, lat = _lonlat(points)
+    if choice == "cgcs2000":
+        return cgcs2000_gk_crs_for(lon)
+    return utm_crs_for(lon, lat)
 
 
 def _xy(points: _Points, target: str) -> np.ndarray:
@@ -105,15 +169,24 @@ def _xy(points: _Points, target: str) -> np.ndarray:
     return xy
 
 
+def _attributes(points: _Points, used: set[str]) -> pd.DataFrame:
+    drop = used | set(points.coordinate_columns)
+    return points.frame[[c for c in points.frame.columns if c not in drop]].reset_index(
+        drop=True
+    )
+
+
 def _distance_pairs(
     source: TableSource,
     demand_index: dict[str, int],
     target_index: dict[str, int],
     problems: ProblemCollector,
 ) -> DistancePairs | None:
-    frame = read_table(source.path, label=source.label, problems=problems)
-    if frame is None:
+    table = read_table(source.path, label=source.label, problems=problems,
+                       encoding=source.encoding)
+    if table is None:
         return None
+    frame = table.frame
     roles = ["demand_id", "site_id", "distance_m"]
     if not require_columns(frame, [source.column(r) for r in roles], label=source.label,
                            problems=problems):
@@ -157,9 +230,10 @@ def build_instance(spec: ScenarioSpec) -> SitingInstance:
         With one line per problem (file, row, column, message).
     """
     problems = ProblemCollector()
-    demand = _points(spec.demand, spec.crs, problems)
-    sites = _points(spec.sites, spec.crs, problems)
-    existing = _points(spec.existing, spec.crs, problems) if spec.existing else None
+    notes: list[str] = []
+    demand = _points(spec.demand, spec.crs, problems, notes)
+    sites = _points(spec.sites, spec.crs, problems, notes)
+    existing = _points(spec.existing, spec.crs, problems, notes) if spec.existing else None
     type_names = [t.name for t in spec.types]
 
     population = np.zeros((0, len(spec.types)))
@@ -182,6 +256,22 @@ def build_instance(spec: ScenarioSpec) -> SitingInstance:
                            allow_blank=True)
             for t in spec.types
         ])
+    if sites is not None and len(costs) and any(t.min_area_m2 is not None for t in spec.types):
+        area_column = spec.sites.column("area")
+        if require_columns(sites.frame, [area_column], label=spec.sites.label,
+                           problems=problems):
+            area = numeric_column(sites.frame, area_column, label=spec.sites.label,
+                                  problems=problems, allow_blank=True)
+            for t, type_spec in enumerate(spec.types):
+                if type_spec.min_area_m2 is None:
+                    continue
+                too_small = np.isfinite(costs[:, t]) & ~(area >= type_spec.min_area_m2)
+                costs[too_small, t] = np.nan
+                if too_small.any():
+                    notes.append(
+                        f"{int(too_small.sum())} sites below {type_spec.min_area_m2:g} m² "
+                        f"cannot become '{type_spec.name}'"
+                    )
     existing_type = np.empty(0, dtype=np.int64)
     if existing is not None and spec.existing is not None:
         type_column = spec.existing.column("type")
@@ -242,7 +332,13 @@ def build_instance(spec: ScenarioSpec) -> SitingInstance:
     problems.raise_if_any()
     assert demand is not None and sites is not None
 
-    metric = _metric_crs([p for p in (demand, sites, existing) if p is not None], spec.crs)
+    metric = _metric_crs([p for p in (demand, sites, existing) if p is not None], spec.crs,
+                         spec.metric_crs)
+    notes.append(f"distances measured in {metric}")
+    demand_xy, site_xy = _xy(demand, metric), _xy(sites, metric)
+    existing_xy = _xy(existing, metric) if existing is not None else np.empty((0, 2))
+    if spec.network is not None:
+        pairs = _network_pairs(spec, demand_xy, site_xy, existing_xy, metric, notes)
     excluded = np.zeros(len(sites.ids), dtype=bool)
     excluded[[site_position[s] for s in spec.exclude]] = True
     types = tuple(
@@ -255,18 +351,76 @@ def build_instance(spec: ScenarioSpec) -> SitingInstance:
     return SitingInstance(
         types=types,
         demand_ids=demand.ids,
-        demand_xy=_xy(demand, metric),
+        demand_xy=demand_xy,
         population=population,
         site_ids=sites.ids,
-        site_xy=_xy(sites, metric),
+        site_xy=site_xy,
         site_cost=costs,
         budget=spec.budget,
         existing_ids=existing.ids if existing is not None else np.empty(0, dtype=object),
-        existing_xy=_xy(existing, metric) if existing is not None else np.empty((0, 2)),
+        existing_xy=existing_xy,
         existing_type=existing_type,
         forced_sites=np.asarray(forced_sites, dtype=np.int64),
         forced_type=np.asarray(forced_types, dtype=np.int64),
         excluded=excluded,
         distances=pairs,
         crs=metric,
+        demand_attributes=_attributes(
+            demand, {spec.demand.column("id")} | {t.population for t in spec.types}
+        ),
+        site_attributes=_attributes(
+            sites, {spec.sites.column("id")} | {t.cost for t in spec.types}
+        ),
+        notes=tuple(notes),
     )
+
+
+def _network_pairs(
+    spec: ScenarioSpec,
+    demand_xy: np.ndarray,
+    site_xy: np.ndarray,
+    existing_xy: np.ndarray,
+    metric: str,
+    notes: list[str],
+) -> DistancePairs:
+    """Walking distances on the scenario's street network, within the largest radius."""
+    from optimizer import network as walking
+
+    assert spec.network is not None
+    problems = ProblemCollector()
+    options: dict[str, object] = {}
+    if spec.network.exclude_highways is not None:
+        options["exclude_highways"] = spec.network.exclude_highways
+    graph = walking.load_network(spec.network.path, crs=metric, **options)
+    facilities = np.vstack([site_xy, existing_xy])
+    cutoff = max(t.radius_m for t in spec.types)
+    pairs = walking.cached_network_pairs(
+        spec.network.path, graph, demand_xy, facilities, cutoff_m=cutoff,
+        max_snap_m=spec.network.max_snap_m,
+        cache_dir=None if spec.network.cache else False,
+    )
+    n_sites = len(site_xy)
+    far_facilities = np.asarray(pairs.far_targets, dtype=np.int64)
+    for label, source, rows in (
+        (spec.demand.label, "demand unit", np.asarray(pairs.far_origins, dtype=np.int64)),
+        (spec.sites.label, "site", far_facilities[far_facilities < n_sites]),
+        (spec.existing.label if spec.existing else "existing", "existing facility",
+         far_facilities[far_facilities >= n_sites] - n_sites),
+    ):
+        snaps = pairs.origin_snap_m if source == "demand unit" else pairs.target_snap_m
+        offset = n_sites if source == "existing facility" else 0
+        for row in rows[:5]:
+            problems.add(
+                f"{source} is {snaps[row + offset]:,.0f} m from the nearest street (more than "
+                f"network.max_snap_m = {spec.network.max_snap_m:g})",
+                file=label, row=int(row) + 1,
+            )
+        if len(rows) > 5:
+            problems.add(f"... and {len(rows) - 5} more {source}s far from any street",
+                         file=label)
+    problems.raise_if_any()
+    notes.append(
+        f"walking distances on {spec.network.label} ({len(graph.node_xy)} nodes), "
+        f"cut off at {cutoff:g} m"
+    )
+    return DistancePairs(pairs.origin_index, pairs.target_index, pairs.distance_m)

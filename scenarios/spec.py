@@ -20,18 +20,24 @@ from optimizer.errors import ProblemCollector
 
 TABLE_ROLES: dict[str, dict[str, str]] = {
     "demand": {"id": "id", "x": "x", "y": "y", "lon": "lon", "lat": "lat"},
-    "sites": {"id": "id", "x": "x", "y": "y", "lon": "lon", "lat": "lat"},
+    "sites": {"id": "id", "x": "x", "y": "y", "lon": "lon", "lat": "lat", "area": "area_m2"},
     "existing": {"id": "id", "x": "x", "y": "y", "lon": "lon", "lat": "lat", "type": "type"},
     "distances": {"demand_id": "demand_id", "site_id": "site_id", "distance_m": "distance_m"},
 }
 """Column roles of each table and their default column names."""
 
+TABLE_OPTIONS = {"path", "encoding", "layer", "coordinates"}
+"""Keys of an inline table besides its column roles."""
+
 TOP_LEVEL_KEYS = {
     "name", "description", "budget", "crs", "types", "solver", "force_open", "exclude",
-    *TABLE_ROLES,
+    "metric_crs", "walking_speed_m_per_min", "network", *TABLE_ROLES,
 }
-TYPE_KEYS = {"population", "radius_m", "cost", "weight", "max_sites", "max_budget_share",
-             "label"}
+TYPE_KEYS = {"population", "radius_m", "radius_min", "speed_m_per_min", "cost", "weight",
+             "max_sites", "max_budget_share", "min_area_m2", "label"}
+NETWORK_KEYS = {"path", "max_snap_m", "exclude_highways", "layer", "encoding", "cache"}
+DEFAULT_WALKING_SPEED = 60.0
+"""Metres per minute: 15 minutes = 900 m, as commonly used with GB 50180-2018."""
 SOLVER_KEYS = {"name", "time_limit_s", "gap", "threads", "seed"}
 ANY = "any"
 
@@ -43,9 +49,25 @@ class TableSource:
     path: Path
     columns: dict[str, str]
     label: str
+    encoding: str | None = None
+    layer: str | None = None
+    coordinates: str = "wgs84"
 
     def column(self, role: str) -> str:
         return self.columns[role]
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """The ``network`` key: a street network for walking distances."""
+
+    path: Path
+    label: str
+    max_snap_m: float = 300.0
+    exclude_highways: tuple[str, ...] | None = None
+    layer: str | None = None
+    encoding: str | None = None
+    cache: bool = True
 
 
 @dataclass(frozen=True)
@@ -60,6 +82,8 @@ class TypeSpec:
     max_sites: int | None = None
     max_budget_share: float | None = None
     label: str | None = None
+    min_area_m2: float | None = None
+    radius_min: float | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +114,8 @@ class ScenarioSpec:
     exclude: tuple[str, ...] = ()
     solver: SolverSpec = field(default_factory=SolverSpec)
     description: str = ""
+    metric_crs: str = "auto"
+    network: NetworkSpec | None = None
 
 
 def _number(
@@ -114,22 +140,34 @@ def _number(
 def _table(
     raw: Any, role: str, base: Path, label: str, problems: ProblemCollector
 ) -> TableSource | None:
+    from optimizer.projection import WEB_MAP_SYSTEMS
+
     defaults = TABLE_ROLES[role]
+    options: dict[str, Any] = {}
     if isinstance(raw, str):
         path, columns = raw, dict(defaults)
     elif isinstance(raw, dict):
         path = raw.get("path")
-        unknown = set(raw) - {"path", *defaults}
+        unknown = set(raw) - TABLE_OPTIONS - set(defaults)
         if unknown:
             problems.add(
                 f"unknown keys in '{role}': {', '.join(sorted(unknown))} "
-                f"(allowed: path, {', '.join(defaults)})",
+                f"(allowed: {', '.join(sorted(TABLE_OPTIONS))}, {', '.join(defaults)})",
                 file=label,
             )
         columns = {r: str(raw.get(r, d)) for r, d in defaults.items()}
+        options = {k: raw[k] for k in ("encoding", "layer", "coordinates") if k in raw}
         if not isinstance(path, str):
             problems.add(f"'{role}.path' must be a file path", file=label)
             return None
+        system = str(options.get("coordinates", "wgs84")).lower().replace("-", "")
+        if system not in WEB_MAP_SYSTEMS:
+            problems.add(
+                f"'{role}.coordinates' must be one of {', '.join(WEB_MAP_SYSTEMS)}, got "
+                f"{options['coordinates']!r}",
+                file=label,
+            )
+        options["coordinates"] = system
     else:
         problems.add(f"'{role}' must be a file path or a table with 'path'", file=label)
         return None
@@ -137,10 +175,43 @@ def _table(
     if not full.exists():
         problems.add(f"'{role}' file not found: {full}", file=label)
         return None
-    return TableSource(full, columns, full.name)
+    return TableSource(
+        full, columns, full.name,
+        encoding=options.get("encoding"), layer=options.get("layer"),
+        coordinates=options.get("coordinates", "wgs84"),
+    )
 
 
-def _types(raw: Any, label: str, problems: ProblemCollector) -> tuple[TypeSpec, ...]:
+def _network(raw: Any, base: Path, label: str, problems: ProblemCollector) -> NetworkSpec | None:
+    if isinstance(raw, str):
+        raw = {"path": raw}
+    if not isinstance(raw, dict) or not isinstance(raw.get("path"), str):
+        problems.add("'network' must be a file path or a table with 'path'", file=label)
+        return None
+    unknown = set(raw) - NETWORK_KEYS
+    if unknown:
+        problems.add(f"unknown keys in 'network': {', '.join(sorted(unknown))} "
+                     f"(allowed: {', '.join(sorted(NETWORK_KEYS))})", file=label)
+    full = (base / raw["path"]).resolve()
+    if not full.exists():
+        problems.add(f"'network' file not found: {full}", file=label)
+        return None
+    snap = _number(raw.get("max_snap_m", 300.0), "network.max_snap_m", problems, label)
+    excluded = raw.get("exclude_highways")
+    if excluded is not None and not (
+        isinstance(excluded, list) and all(isinstance(e, str) for e in excluded)
+    ):
+        problems.add("'network.exclude_highways' must be a list of highway values", file=label)
+        excluded = None
+    return NetworkSpec(
+        path=full, label=full.name, max_snap_m=300.0 if snap is None else snap,
+        exclude_highways=None if excluded is None else tuple(excluded),
+        layer=raw.get("layer"), encoding=raw.get("encoding"), cache=bool(raw.get("cache", True)),
+    )
+
+
+def _types(raw: Any, label: str, problems: ProblemCollector,
+           walking_speed: float = DEFAULT_WALKING_SPEED) -> tuple[TypeSpec, ...]:
     if not isinstance(raw, dict) or not raw:
         problems.add("at least one [types.NAME] section is required", file=label)
         return ()
@@ -153,12 +224,26 @@ def _types(raw: Any, label: str, problems: ProblemCollector) -> tuple[TypeSpec, 
         unknown = set(body) - TYPE_KEYS
         if unknown:
             problems.add(f"unknown keys in [{where}]: {', '.join(sorted(unknown))}", file=label)
-        for required in ("population", "radius_m", "cost"):
+        for required in ("population", "cost"):
             if required not in body:
                 problems.add(f"[{where}] needs '{required}'", file=label)
-        if any(k not in body for k in ("population", "radius_m", "cost")):
+        if ("radius_m" in body) == ("radius_min" in body):
+            problems.add(f"[{where}] needs exactly one of 'radius_m' or 'radius_min' "
+                         f"(walking minutes)", file=label)
             continue
-        radius = _number(body["radius_m"], f"{where}.radius_m", problems, label)
+        if any(k not in body for k in ("population", "cost")):
+            continue
+        radius_min = None
+        if "radius_min" in body:
+            radius_min = _number(body["radius_min"], f"{where}.radius_min", problems, label)
+            speed = _number(body.get("speed_m_per_min", walking_speed),
+                            f"{where}.speed_m_per_min", problems, label)
+            radius = None if radius_min is None or speed is None else radius_min * speed
+        else:
+            radius = _number(body["radius_m"], f"{where}.radius_m", problems, label)
+        min_area = body.get("min_area_m2")
+        if min_area is not None:
+            min_area = _number(min_area, f"{where}.min_area_m2", problems, label)
         weight = _number(body.get("weight", 1.0), f"{where}.weight", problems, label)
         max_sites = body.get("max_sites")
         if max_sites is not None:
@@ -185,6 +270,8 @@ def _types(raw: Any, label: str, problems: ProblemCollector) -> tuple[TypeSpec, 
                 max_sites=None if max_sites is None else int(max_sites),
                 max_budget_share=share,
                 label=body.get("label"),
+                min_area_m2=min_area,
+                radius_min=radius_min,
             )
         )
     return tuple(specs)
@@ -236,7 +323,28 @@ def parse_scenario(data: dict[str, Any], *, base: Path, label: str,
         for role in TABLE_ROLES
         if role in data
     }
-    types = _types(data.get("types"), label, problems)
+    speed = _number(data.get("walking_speed_m_per_min", DEFAULT_WALKING_SPEED),
+                    "walking_speed_m_per_min", problems, label)
+    if speed == 0:
+        problems.add("'walking_speed_m_per_min' must be > 0", file=label)
+    types = _types(data.get("types"), label, problems, speed or DEFAULT_WALKING_SPEED)
+    network = _network(data["network"], base, label, problems) if "network" in data else None
+    if network is not None and "distances" in data:
+        problems.add("give either 'network' or 'distances', not both", file=label)
+    metric_crs = str(data.get("metric_crs", "auto"))
+    if metric_crs.lower() not in ("auto", "utm", "cgcs2000"):
+        from pyproj.exceptions import CRSError
+
+        from optimizer.projection import is_geographic, parse_crs
+
+        try:
+            parse_crs(metric_crs)
+            if is_geographic(metric_crs):
+                problems.add(f"'metric_crs' must be a projected CRS in metres, got {metric_crs}",
+                             file=label)
+        except CRSError:
+            problems.add(f"'metric_crs' must be auto, utm, cgcs2000 or a CRS, got "
+                         f"{metric_crs!r}", file=label)
     crs = data.get("crs")
     if crs is not None:
         from pyproj.exceptions import CRSError
@@ -281,6 +389,9 @@ def parse_scenario(data: dict[str, Any], *, base: Path, label: str,
         exclude=tuple(str(s) for s in exclude),
         solver=solver,
         description=str(data.get("description", "")),
+        metric_crs=metric_crs if metric_crs.lower() not in ("auto", "utm", "cgcs2000")
+        else metric_crs.lower(),
+        network=network,
     )
 
 
