@@ -28,10 +28,11 @@ import hashlib
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from scipy import sparse
@@ -59,6 +60,9 @@ MAX_CHUNK_FLOATS = 50_000_000
 NODE_DECIMALS = 2
 """Endpoints of vector-file edges are rounded to this many decimals of a metre (1 cm)
 before being matched into nodes."""
+
+MAX_EXPAND_PAIRS = 4_000_000
+"""Upper bound on the point pairs expanded from node pairs at once (before the cutoff)."""
 
 GRAPHML_SUFFIXES = frozenset({".graphml", ".xml"})
 
@@ -100,6 +104,11 @@ class WalkingNetwork:
         the first reason in that order.
     source
         The file the network was read from.
+    source_sha256
+        SHA-256 of the file's content when it was read (with a Shapefile's sidecar files).
+    exclude_highways, encoding, layer, source_crs
+        The :func:`load_network` options it was read with (they and ``source_sha256``
+        key the disk cache of :func:`cached_network_pairs`).
     """
 
     node_ids: np.ndarray
@@ -111,6 +120,11 @@ class WalkingNetwork:
     n_edges_dropped: int
     dropped_by_reason: Mapping[str, int] = field(default_factory=dict)
     source: str | None = None
+    source_sha256: str | None = None
+    exclude_highways: frozenset[str] = DEFAULT_EXCLUDED
+    encoding: str | None = None
+    layer: str | None = None
+    source_crs: str | None = None
 
     @property
     def n_nodes(self) -> int:
@@ -362,7 +376,7 @@ def _build_network(
     a = np.minimum(u, v)[not_loop]
     b = np.maximum(u, v)[not_loop]
     w = length[not_loop]
-    n_kept = len(u)
+    n_kept = int(n_read) - int(sum(dropped.values()))
     if len(a) == 0:
         raise InputError([Problem(
             "no walkable edges between distinct nodes remain after filtering", file=source,
@@ -412,6 +426,7 @@ def load_network(
     crs: str,
     exclude_highways: Iterable[str] = DEFAULT_EXCLUDED,
     encoding: str | None = None,
+    layer: str | None = None,
     source_crs: str | None = None,
 ) -> WalkingNetwork:
     """Read a street network and keep its walkable, undirected part in a metric CRS.
@@ -425,8 +440,8 @@ def load_network(
         (GeoPackage, GeoJSON, Shapefile, ...) with LineString / MultiLineString geometry
         and optional ``length``, ``highway``, ``foot``, ``access`` columns. For a vector
         file the nodes are the edge endpoints, rounded to 1 cm in the metric CRS; a
-        GeoPackage with several layers is read from its ``edges`` layer (as written by
-        OSMnx) or else its first layer.
+        GeoPackage with several layers is read from ``layer``, else from its ``edges``
+        layer (as written by OSMnx), else from its first layer.
     crs
         Target metric CRS of the node coordinates (for example ``"EPSG:32650"``).
     exclude_highways
@@ -435,6 +450,8 @@ def load_network(
     encoding
         Attribute encoding of a vector file (for example ``"gb18030"`` for a Shapefile
         without ``.cpg``); GraphML declares its own encoding, so it is ignored there.
+    layer
+        Layer of a multi-layer vector file to read (ignored for GraphML).
     source_crs
         CRS of the file's coordinates when the file declares none. Without it, such
         coordinates must look like longitude/latitude (then WGS84 is assumed).
@@ -469,9 +486,14 @@ def load_network(
     _check_metric_crs(crs, file)
     excluded = frozenset(str(h).strip().lower() for h in exclude_highways)
     if p.suffix.lower() in GRAPHML_SUFFIXES:
-        return _load_graphml(p, crs=crs, excluded=excluded, source_crs=source_crs)
-    return _load_vector(p, crs=crs, excluded=excluded, encoding=encoding,
-                        source_crs=source_crs)
+        network = _load_graphml(p, crs=crs, excluded=excluded, source_crs=source_crs)
+    else:
+        network = _load_vector(p, crs=crs, excluded=excluded, encoding=encoding, layer=layer,
+                               source_crs=source_crs)
+    return replace(
+        network, source_sha256=_file_digest(p), exclude_highways=excluded,
+        encoding=encoding, layer=layer, source_crs=source_crs,
+    )
 
 
 def _load_graphml(
@@ -617,6 +639,7 @@ def _load_vector(
     crs: str,
     excluded: frozenset[str],
     encoding: str | None,
+    layer: str | None,
     source_crs: str | None,
 ) -> WalkingNetwork:
     import pandas as pd
@@ -625,11 +648,11 @@ def _load_vector(
 
     file = str(path)
     try:
-        layers = pyogrio.list_layers(path)
-        layer = None
-        if len(layers) > 1:
-            names = [str(name) for name in layers[:, 0]]
-            layer = "edges" if "edges" in names else names[0]
+        if layer is None:
+            layers = pyogrio.list_layers(path)
+            if len(layers) > 1:
+                names = [str(name) for name in layers[:, 0]]
+                layer = "edges" if "edges" in names else names[0]
         frame = pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
     except Exception as exc:  # pyogrio / GDAL raise several unrelated error types
         raise InputError([Problem(f"cannot read street edges: {exc}", file=file)]) from exc
@@ -826,6 +849,12 @@ def network_pairs(
     NetworkPairs
         The pairs, sorted by origin then target, with per-point snaps.
 
+    Raises
+    ------
+    ValueError
+        If a coordinate array is not ``(n, 2)`` or not finite, ``cutoff_m`` or
+        ``max_snap_m`` is negative or NaN, or ``chunk_size`` is below 1.
+
     Notes
     -----
     Dijkstra runs from the distinct nodes of the side (origins or targets) with fewer of
@@ -894,20 +923,29 @@ def network_pairs(
             src_node = sources[row]
             ok = src_min[src_node] + path + dst_min[dst_node] <= padded
             src_node, dst_node, path = src_node[ok], dst_node[ok], path[ok]
-            si, di, pair = _expand(src_node, dst_node, src_group, dst_group)
-            if from_targets:
-                oi, ti = di, si
-            else:
-                oi, ti = si, di
-            total = o_snaps[oi] + path[pair] + t_snaps[ti]
-            keep = total <= cutoff
-            pieces.append((o_ok[oi[keep]], t_ok[ti[keep]], total[keep]))
+            # Expand node pairs to point pairs in batches of bounded size.
+            size = src_group[2][src_node] * dst_group[2][dst_node]
+            ends = np.cumsum(size)
+            begin_pair = 0
+            while begin_pair < len(size):
+                done = ends[begin_pair - 1] if begin_pair else 0
+                end_pair = int(np.searchsorted(ends, done + MAX_EXPAND_PAIRS, side="right"))
+                end_pair = max(end_pair, begin_pair + 1)
+                batch = slice(begin_pair, end_pair)
+                si, di, pair = _expand(src_node[batch], dst_node[batch], src_group, dst_group)
+                oi, ti = (di, si) if from_targets else (si, di)
+                total = o_snaps[oi] + path[batch][pair] + t_snaps[ti]
+                keep = total <= cutoff
+                pieces.append((o_ok[oi[keep]], t_ok[ti[keep]], total[keep]))
+                begin_pair = end_pair
 
     if pieces:
         oi = np.concatenate([p[0] for p in pieces])
         ti = np.concatenate([p[1] for p in pieces])
         dd = np.concatenate([p[2] for p in pieces])
-        order = np.lexsort((ti, oi))
+        # Each (origin, target) occurs once, so one integer key sorts them deterministically
+        # (and several times faster than lexsort).
+        order = np.argsort(oi * max(len(targets), 1) + ti)
         oi, ti, dd = oi[order], ti[order], dd[order]
     else:
         oi, ti, dd = empty_i, empty_i.copy(), np.empty(0)
@@ -958,7 +996,7 @@ def _file_digest(path: Path) -> str:
 
 
 def cache_key(
-    network_path: str | os.PathLike[str],
+    network_path: str | os.PathLike[str] | None,
     origins_xy: Any,
     targets_xy: Any,
     *,
@@ -967,22 +1005,30 @@ def cache_key(
     max_snap_m: float | None = None,
     exclude_highways: Iterable[str] = DEFAULT_EXCLUDED,
     encoding: str | None = None,
+    layer: str | None = None,
     source_crs: str | None = None,
+    file_sha256: str | None = None,
 ) -> str:
     """Hex SHA-256 identifying a :func:`cached_network_pairs` computation.
 
     It covers the network file's content (not its name, size or time), the coordinate
-    arrays' bytes and shapes, and every option that changes the result.
+    arrays' bytes and shapes, and every option that changes the result. ``file_sha256``
+    (the content hash recorded by :func:`load_network`) saves re-reading the file.
     """
+    if file_sha256 is None:
+        if network_path is None:
+            raise ValueError("cache_key needs network_path or file_sha256")
+        file_sha256 = _file_digest(Path(network_path))
     digest = hashlib.sha256()
     meta = {
         "format": CACHE_FORMAT,
-        "file": _file_digest(Path(network_path)),
+        "file": file_sha256,
         "crs": crs,
         "cutoff_m": repr(float(cutoff_m)),
         "max_snap_m": None if max_snap_m is None else repr(float(max_snap_m)),
         "exclude_highways": sorted({str(h).strip().lower() for h in exclude_highways}),
         "encoding": encoding,
+        "layer": layer,
         "source_crs": source_crs,
     }
     digest.update(json.dumps(meta, sort_keys=True).encode())
@@ -993,68 +1039,25 @@ def cache_key(
     return digest.hexdigest()
 
 
-def cached_network_pairs(
-    network_path: str | os.PathLike[str],
-    origins_xy: Any,
-    targets_xy: Any,
-    *,
-    crs: str,
-    cutoff_m: float,
-    max_snap_m: float | None = None,
-    exclude_highways: Iterable[str] = DEFAULT_EXCLUDED,
-    encoding: str | None = None,
-    source_crs: str | None = None,
-    cache_dir: str | os.PathLike[str] | None = None,
-) -> NetworkPairs:
-    """:func:`load_network` + :func:`network_pairs`, memoised on disk.
+def _read_entry(entry: Path) -> NetworkPairs | None:
+    """A cached result, or None if the entry is missing or damaged."""
+    if not entry.is_file():
+        return None
+    try:
+        with np.load(entry, allow_pickle=False) as stored:
+            arrays = {name: stored[name] for name in _PAIR_ARRAYS}
+            max_snap = float(stored["max_snap_m"])
+            cutoff = float(stored["cutoff_m"])
+    except (OSError, KeyError, ValueError, EOFError):
+        return None
+    return NetworkPairs(**arrays, cutoff_m=cutoff,
+                        max_snap_m=None if np.isnan(max_snap) else max_snap, from_cache=True)
 
-    Parameters
-    ----------
-    network_path
-        The network file (see :func:`load_network`).
-    origins_xy, targets_xy
-        Point coordinates ``(n, 2)`` in ``crs``.
-    crs, exclude_highways, encoding, source_crs
-        As in :func:`load_network`.
-    cutoff_m, max_snap_m
-        As in :func:`network_pairs`.
-    cache_dir
-        Where the ``.npz`` entries live; default :func:`default_cache_dir`
-        (``$LIFECIRCLE_CACHE_DIR`` or ``~/.cache/lifecircle``).
 
-    Returns
-    -------
-    NetworkPairs
-        With ``from_cache=True`` when read from the cache. A damaged cache entry is
-        recomputed and overwritten.
-    """
-    path = Path(network_path)
-    if not path.is_file():
-        raise InputError([Problem("network file not found", file=str(network_path))])
-    key = cache_key(path, origins_xy, targets_xy, crs=crs, cutoff_m=cutoff_m,
-                    max_snap_m=max_snap_m, exclude_highways=exclude_highways,
-                    encoding=encoding, source_crs=source_crs)
-    directory = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    entry = directory / f"network-pairs-{key}.npz"
-    if entry.is_file():
-        try:
-            with np.load(entry, allow_pickle=False) as stored:
-                arrays = {name: stored[name] for name in _PAIR_ARRAYS}
-                cached_max_snap = float(stored["max_snap_m"])
-                cached_cutoff = float(stored["cutoff_m"])
-            return NetworkPairs(
-                **arrays, cutoff_m=cached_cutoff,
-                max_snap_m=None if np.isnan(cached_max_snap) else cached_max_snap,
-                from_cache=True,
-            )
-        except (OSError, KeyError, ValueError):
-            pass  # damaged entry: recompute below
-    network = load_network(path, crs=crs, exclude_highways=exclude_highways,
-                           encoding=encoding, source_crs=source_crs)
-    pairs = network_pairs(network, origins_xy, targets_xy, cutoff_m=cutoff_m,
-                          max_snap_m=max_snap_m)
-    directory.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=directory, prefix=".network-pairs-", suffix=".npz")
+def _write_entry(entry: Path, pairs: NetworkPairs) -> None:
+    """Write atomically (temporary file + rename), so readers never see half an entry."""
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".network-pairs-", suffix=".npz")
     try:
         with os.fdopen(handle, "wb") as out:
             np.savez(
@@ -1067,4 +1070,96 @@ def cached_network_pairs(
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def cached_network_pairs(
+    network_path: str | os.PathLike[str],
+    network: WalkingNetwork | None,
+    origins_xy: Any,
+    targets_xy: Any,
+    *,
+    cutoff_m: float,
+    max_snap_m: float | None = None,
+    crs: str | None = None,
+    exclude_highways: Iterable[str] = DEFAULT_EXCLUDED,
+    encoding: str | None = None,
+    layer: str | None = None,
+    source_crs: str | None = None,
+    cache_dir: str | os.PathLike[str] | Literal[False] | None = None,
+) -> NetworkPairs:
+    """:func:`network_pairs` on a network file, memoised on disk.
+
+    Parameters
+    ----------
+    network_path
+        The network file (see :func:`load_network`).
+    network
+        The network already loaded from ``network_path``, or None to load it only when
+        the cache has no entry (then ``crs`` is required). When given, its CRS, load
+        options and recorded content hash are used, and ``crs``, ``exclude_highways``,
+        ``encoding``, ``layer`` and ``source_crs`` must be left at their defaults.
+    origins_xy, targets_xy
+        Point coordinates ``(n, 2)`` in the metric CRS.
+    cutoff_m, max_snap_m
+        As in :func:`network_pairs`.
+    crs, exclude_highways, encoding, layer, source_crs
+        As in :func:`load_network`, when ``network`` is None.
+    cache_dir
+        Where the ``.npz`` entries live; None: :func:`default_cache_dir`
+        (``$LIFECIRCLE_CACHE_DIR`` or ``~/.cache/lifecircle``); False: no caching.
+
+    Returns
+    -------
+    NetworkPairs
+        With ``from_cache=True`` when read from the cache. A damaged entry is recomputed
+        and overwritten.
+
+    Notes
+    -----
+    The key (:func:`cache_key`) hashes the file's content, the coordinates' bytes, the
+    cutoff, ``max_snap_m``, the excluded highways, the CRS and the other load options.
+    """
+    path = Path(network_path)
+    if network is None:
+        if crs is None:
+            raise ValueError("cached_network_pairs needs crs=... when network is None")
+        if not path.is_file():
+            raise InputError([Problem("network file not found", file=str(network_path))])
+        options: dict[str, Any] = {
+            "crs": crs, "exclude_highways": frozenset(
+                str(h).strip().lower() for h in exclude_highways),
+            "encoding": encoding, "layer": layer, "source_crs": source_crs,
+        }
+        file_sha256 = None
+    else:
+        given = (crs, encoding, layer, source_crs)
+        if any(v is not None for v in given) or exclude_highways is not DEFAULT_EXCLUDED:
+            raise ValueError("pass load options either through network or as keywords, "
+                             "not both")
+        options = {"crs": network.crs, "exclude_highways": network.exclude_highways,
+                   "encoding": network.encoding, "layer": network.layer,
+                   "source_crs": network.source_crs}
+        file_sha256 = network.source_sha256
+
+    def compute(net: WalkingNetwork | None) -> NetworkPairs:
+        if net is None:
+            net = load_network(path, **options)
+        return network_pairs(net, origins_xy, targets_xy, cutoff_m=cutoff_m,
+                             max_snap_m=max_snap_m)
+
+    if cache_dir is False:
+        return compute(network)
+    key = cache_key(path, origins_xy, targets_xy, cutoff_m=cutoff_m, max_snap_m=max_snap_m,
+                    file_sha256=file_sha256, **options)
+    directory = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    entry = directory / f"network-pairs-{key}.npz"
+    cached = _read_entry(entry)
+    if cached is not None:
+        return cached
+    pairs = compute(network)
+    try:
+        _write_entry(entry, pairs)
+    except OSError as exc:  # a cache that cannot be written must not stop the run
+        warnings.warn(f"could not write the network cache {entry}: {exc}", RuntimeWarning,
+                      stacklevel=2)
     return pairs

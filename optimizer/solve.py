@@ -203,7 +203,7 @@ def solve(
     source = "none"
     if heuristic:
         found = greedy_swap(
-            problem, time_limit_s=min(5.0, max(0.05, 0.2 * time_limit_s)), seed=seed
+            problem, time_limit_s=min(2.0, max(0.05, 0.1 * time_limit_s)), seed=seed
         )
         heuristic_s = found.runtime_s
         if found.feasible and plan_violations(instance, *_decode(problem, found.columns)):
@@ -253,7 +253,20 @@ def solve(
         solver_s = result.runtime_s
         solver_status = result.status
         message = result.message
-        if result.bound is not None and result.status != SolveStatus.ERROR:
+        contradicted = (
+            result.status == SolveStatus.OPTIMAL
+            and result.objective is not None
+            and best_columns is not None
+            and best_value > result.objective + _TOLERANCE * max(1.0, abs(best_value))
+        )
+        if contradicted:
+            # Seen with CBC 2.10.3's preprocessing: "optimal" below a plan we hold.
+            warnings.append(
+                f"{backend.name} claimed optimal {result.objective:,.6g} below the known plan "
+                f"{best_value:,.6g}; its status and bound are ignored"
+            )
+            solver_status = SolveStatus.FEASIBLE
+        elif result.bound is not None and result.status != SolveStatus.ERROR:
             bound = min(upper_bound, result.bound)
         if result.values is not None and result.objective is not None:
             columns = np.nonzero(result.values[: milp.n_x] > 0.5)[0]

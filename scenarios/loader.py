@@ -388,10 +388,11 @@ def _network_pairs(
 
     assert spec.network is not None
     problems = ProblemCollector()
-    options: dict[str, object] = {}
+    options: dict[str, object] = {"encoding": spec.network.encoding,
+                                  "layer": spec.network.layer}
     if spec.network.exclude_highways is not None:
-        options["exclude_highways"] = spec.network.exclude_highways
-    graph = walking.load_network(spec.network.path, crs=metric, **options)
+        options["exclude_highways"] = frozenset(spec.network.exclude_highways)
+    graph = walking.load_network(spec.network.path, crs=metric, **options)  # type: ignore[arg-type]
     facilities = np.vstack([site_xy, existing_xy])
     cutoff = max(t.radius_m for t in spec.types)
     pairs = walking.cached_network_pairs(

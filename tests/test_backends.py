@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import sparse
 from test_bruteforce import brute_force, check_plan, random_instance
 
 from optimizer import ANY_TYPE, FacilityType, Plan, SitingInstance, solve
@@ -121,6 +122,60 @@ def test_warm_started_backend_returns_the_solution_it_reports(backend: str) -> N
     assert result.status == "optimal"
     assert result.objective == pytest.approx(optimum)
     assert float(milp.objective @ result.values + milp.offset) == pytest.approx(optimum)
+
+
+def _cbc_preprocess_case() -> MilpArrays:
+    """A 24-column model (12 binaries) from fuzzing solve(solver="cbc", heuristic=False).
+
+    Optimum 2040.9 (HiGHS, SCIP, CP-SAT and the brute force agree). CBC 2.10.3 as shipped
+    with PuLP fixes variables in its integer preprocessing ("processed model has 0 rows,
+    0 columns") and reports 1785.7 as optimal; with ``-preprocess off`` it finds 2040.9.
+    """
+    rows = [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 8, 9, 9, 10, 10, 10, 11, 11,
+            11, 12, 12, 13, 13, 14, 14, 14, 15, 15, 15, *[16] * 12]
+    cols = [1, 12, 2, 13, 4, 14, 3, 15, 5, 16, 10, 17, 6, 18, 11, 19, 6, 8, 20, 9, 21, 6, 9,
+            22, 7, 8, 23, 3, 6, 0, 7, 1, 4, 9, 2, 5, 10, *range(12)]
+    data = [-1.0, 1.0] * 8 + [-1.0, -1.0, 1.0, -1.0, 1.0, -1.0, -1.0, 1.0, -1.0, -1.0, 1.0]
+    data += [1.0] * 10 + [4.5, 0.0, 1.5, 2.0, 3.0, 0.0, 5.5, 0.5, 1.0, 5.5, 0.0, 0.0]
+    matrix = sparse.csr_matrix((data, (rows, cols)), shape=(17, 24))
+    inf = np.inf
+    return MilpArrays(
+        objective=np.array([0.0] * 12 + [92.0, 303.0, 595.2, 248.0, 421.6, 163.0, 55.0,
+                                          162.0, 18.0, 152.0, 135.0, 4.0]),
+        offset=840.1,
+        matrix=matrix,
+        row_lower=np.array([-inf] * 13 + [1.0, -inf, -inf, -inf]),
+        row_upper=np.array([0.0] * 12 + [1.0, 1.0, 1.0, 1.0, 5.0]),
+        col_lower=np.zeros(24),
+        col_upper=np.ones(24),
+        integrality=np.arange(24) < 12,
+        block_names=("coverage", "one use per site", "budget"),
+        block_starts=np.array([0, 12, 16]),
+        n_x=12,
+    )
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        pytest.param(
+            name,
+            marks=pytest.mark.xfail(
+                name == "cbc",
+                strict=True,
+                reason="CBC 2.10.3 integer preprocessing returns a wrong 'optimal' 1785.7",
+            ),
+        )
+        for name in ALL_BACKENDS
+    ],
+)
+def test_cold_backend_finds_the_optimum(backend: str) -> None:
+    installed(backend)
+    milp = _cbc_preprocess_case()
+    result = get_backend(backend).solve(milp, options=SolveOptions(time_limit_s=20))
+    assert result.status == "optimal"
+    assert result.objective == pytest.approx(2040.9)
+    assert float(milp.objective @ result.values + milp.offset) == pytest.approx(2040.9)
 
 
 def _large_instance(seed: int = 7) -> SitingInstance:
