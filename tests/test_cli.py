@@ -130,3 +130,16 @@ def test_shipped_published_scenarios_reproduce_optima(name: str, optimum: float,
     assert summary["status"] == "optimal"
     assert summary["objective"] == pytest.approx(optimum)
     assert summary["bound"] == pytest.approx(optimum)
+
+
+def test_real_wuhan_scenario_reports_honest_gap(tmp_path: Path, capsys) -> None:
+    code, _, _ = _run(["solve", "wuhan-canteens", "--out", str(tmp_path), "--quiet",
+                       "--time-limit", "3"], capsys)
+    assert code == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["status"] in ("optimal", "feasible")
+    assert summary["crs"] == "EPSG:4547"
+    assert 45_000 < summary["objective"] <= summary["bound"] <= 54_803.0 + 1e-6
+    assert summary["gap"] == pytest.approx(
+        (summary["bound"] - summary["objective"]) / summary["objective"])
+    assert summary["new_sites"] == {"canteen": 20}
