@@ -337,6 +337,7 @@ def build_instance(spec: ScenarioSpec) -> SitingInstance:
     notes.append(f"distances measured in {metric}")
     demand_xy, site_xy = _xy(demand, metric), _xy(sites, metric)
     existing_xy = _xy(existing, metric) if existing is not None else np.empty((0, 2))
+    _check_far_outside(spec, demand_xy, site_xy, existing_xy)
     if spec.network is not None:
         pairs = _network_pairs(spec, demand_xy, site_xy, existing_xy, metric, notes)
     excluded = np.zeros(len(sites.ids), dtype=bool)
@@ -373,6 +374,41 @@ def build_instance(spec: ScenarioSpec) -> SitingInstance:
         ),
         notes=tuple(notes),
     )
+
+
+FAR_OUTSIDE_M = 5_000.0
+"""A facility this much farther than the largest radius from every resident is a data error."""
+
+
+def _check_far_outside(
+    spec: ScenarioSpec, demand_xy: np.ndarray, site_xy: np.ndarray, existing_xy: np.ndarray
+) -> None:
+    """Sites or facilities far from every demand unit: usually swapped or wrong coordinates."""
+    from scipy.spatial import cKDTree
+
+    finite = np.isfinite(demand_xy).all(axis=1)
+    if not finite.any():
+        return
+    tree = cKDTree(demand_xy[finite])
+    limit = max(t.radius_m for t in spec.types) + FAR_OUTSIDE_M
+    problems = ProblemCollector()
+    tables = [(spec.sites.label, "site", site_xy)]
+    if spec.existing is not None:
+        tables.append((spec.existing.label, "existing facility", existing_xy))
+    for label, what, xy in tables:
+        if len(xy) == 0:
+            continue
+        distance, _ = tree.query(xy)
+        rows = np.nonzero(distance > limit)[0]
+        for row in rows[:5]:
+            problems.add(
+                f"{what} is {distance[row] / 1000:,.1f} km from the nearest demand unit: "
+                f"wrong coordinates or CRS?",
+                file=label, row=int(row) + 1,
+            )
+        if len(rows) > 5:
+            problems.add(f"... and {len(rows) - 5} more far from every demand unit", file=label)
+    problems.raise_if_any()
 
 
 def _network_pairs(

@@ -183,3 +183,24 @@ def test_lonlat_projected_to_utm(tiny_dir: Path) -> None:
     assert instance.crs == "EPSG:32648"
     original = pd.read_csv(Path(__file__).parent / "data" / "tiny" / "demand.csv")
     assert instance.demand_xy[:, 0] - 650_000 == pytest.approx(original.x.to_numpy(), abs=0.01)
+
+
+def test_site_far_outside_the_demand_area(tiny_dir: Path) -> None:
+    _edit(tiny_dir / "sites.csv", lambda f: f.__setitem__(
+        "x", f["x"].where(f.index != 3, "90000")))
+    assert _messages(tiny_dir / "scenario.toml") == [
+        "sites.csv, row 4: site is 88.5 km from the nearest demand unit: wrong coordinates "
+        "or CRS?"
+    ]
+
+
+def test_unknown_and_wrong_encoding(tiny_dir: Path) -> None:
+    path = _toml(tiny_dir, 'sites = "sites.csv"',
+                 'sites = { path = "sites.csv", encoding = "no-such-codec" }')
+    assert _messages(path) == ["sites.csv: unknown encoding 'no-such-codec'"]
+    (tiny_dir / "demand.csv").write_bytes(b"id,x,y\n\xff\xfe\x00\x81\x82,1,2\n")
+    path = _toml(tiny_dir, 'demand = "demand.csv"',
+                 'demand = { path = "demand.csv", encoding = "utf-8" }')
+    messages = _messages(path)
+    assert "demand.csv: cannot decode the file as utf-8; save it as UTF-8 or set encoding" \
+        in messages
