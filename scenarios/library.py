@@ -7,7 +7,7 @@ from pathlib import Path
 
 from optimizer.errors import InputError, Problem
 
-DEFAULT_SCENARIO = "sf-stores"
+DEFAULT_SCENARIO = "yuzhong-baseline"
 
 
 def data_dir() -> Path:

@@ -19,8 +19,8 @@ def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
     return code, captured.out, captured.err
 
 
-def test_default_scenario_reproduces_spopt_sf(tmp_path: Path, capsys) -> None:
-    code, out, _ = _run(["solve", "--out", str(tmp_path), "--quiet"], capsys)
+def test_sf_scenario_reproduces_spopt(tmp_path: Path, capsys) -> None:
+    code, out, _ = _run(["solve", "sf-stores", "--out", str(tmp_path), "--quiet"], capsys)
     assert code == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     for key in ("objective", "status", "bound", "gap", "total_cost", "covered",
@@ -97,8 +97,8 @@ def test_infeasible_budget_exit_code_three(tiny_dir: Path, tmp_path: Path, capsy
 
 
 def test_time_limit_flag_keeps_incumbent(tmp_path: Path, capsys) -> None:
-    code, _, _ = _run(["solve", "--out", str(tmp_path), "--time-limit", "0.01", "--quiet"],
-                      capsys)
+    code, _, _ = _run(["solve", "sf-stores", "--out", str(tmp_path), "--time-limit", "0.01",
+                       "--quiet"], capsys)
     assert code == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["status"] in ("optimal", "feasible")
@@ -112,8 +112,10 @@ def test_unknown_scenario_name(capsys) -> None:
 
 
 def test_validate_and_list(capsys) -> None:
-    code, out, _ = _run(["validate"], capsys)
+    code, out, _ = _run(["validate", "sf-stores"], capsys)
     assert code == 0 and "205 demand units, 16 sites" in out
+    code, out, _ = _run(["validate"], capsys)
+    assert code == 0 and "1836 demand units, 565 sites, 44 existing facilities" in out
     code, out, _ = _run(["scenarios"], capsys)
     assert code == 0 and "sf-stores" in out
 
