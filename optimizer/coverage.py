@@ -72,7 +72,7 @@ def compute_reach(instance: SitingInstance) -> Reach:
     Reach
         Sparse pairs, sorted by demand unit then facility.
     """
-    max_radius = float(instance.radii.max()) if instance.n_types else 0.0
+    max_radius = float(instance.reach_radii.max()) if instance.n_types else 0.0
     n_sites = instance.n_sites
     if instance.distances is not None:
         pairs = instance.distances
@@ -96,22 +96,33 @@ def compute_reach(instance: SitingInstance) -> Reach:
     )
 
 
-def site_coverage(reach: Reach, instance: SitingInstance, type_index: int) -> sparse.csr_matrix:
-    """Boolean CSR matrix ``(n_demand, n_sites)``: site j of type t would cover unit i."""
+def site_coverage(
+    reach: Reach, instance: SitingInstance, type_index: int, radius_m: float | None = None
+) -> sparse.csr_matrix:
+    """Boolean CSR ``(n_demand, n_sites)``: site j of type t would cover unit i within
+    ``radius_m`` (default: the type's radius)."""
     demand, site, distance = reach.site_pairs()
-    keep = distance <= instance.types[type_index].radius_m
+    radius = instance.types[type_index].radius_m if radius_m is None else radius_m
+    keep = distance <= radius
     data = np.ones(int(keep.sum()), dtype=bool)
     return sparse.csr_matrix(
         (data, (demand[keep], site[keep])), shape=(instance.n_demand, instance.n_sites)
     )
 
 
-def existing_coverage(reach: Reach, instance: SitingInstance) -> np.ndarray:
-    """Boolean array ``(n_demand, n_types)``: unit already covered by an existing facility."""
+def existing_coverage(
+    reach: Reach, instance: SitingInstance, band: int = 0
+) -> np.ndarray:
+    """Boolean ``(n_demand, n_types)``: unit within an existing facility's radius (of the
+    given decay band; band 0 is the service radius; types without that band: False)."""
     covered = np.zeros((instance.n_demand, instance.n_types), dtype=bool)
     demand, existing, distance = reach.existing_pairs()
     if len(demand):
+        radii = np.array([
+            t.band_radii()[band] if band < len(t.band_radii()) else -1.0
+            for t in instance.types
+        ])
         etype = instance.existing_type[existing]
-        within = distance <= instance.radii[etype]
+        within = distance <= radii[etype]
         covered[demand[within], etype[within]] = True
     return covered

@@ -76,7 +76,13 @@ class _CoverState:
             [np.inf if t.max_budget_share is None else t.max_budget_share * budget for t in types]
         )
         self.budget = budget
-        self.tolerance = 1e-9 * max(1.0, abs(budget))
+        self.tolerance = 1e-9 * max(1.0, abs(budget)) if np.isfinite(budget) else 0.0
+        policy = problem.instance.policy
+        self.column_area = (policy.site_area[problem.column_site] if policy.has_area_budgets
+                            else None)
+        self.area_budget = policy.area_budget if policy.has_area_budgets else None
+        self.area_spent = (np.zeros(len(policy.area_names)) if policy.has_area_budgets
+                           else None)
 
     def groups_of(self, k: int) -> np.ndarray:
         return self.by_column.indices[self.by_column.indptr[k] : self.by_column.indptr[k + 1]]
@@ -111,6 +117,8 @@ class _CoverState:
         self.spent += sign * p.column_cost[k]
         self.type_count[t] += sign
         self.type_cost[t] += sign * p.column_cost[k]
+        if self.column_area is not None and self.column_area[k] >= 0:
+            self.area_spent[self.column_area[k]] += sign * p.column_cost[k]
 
     def can_open(self, *, freed: int | None = None) -> np.ndarray:
         """Mask of columns that could open now (after closing column ``freed``, if given)."""
@@ -124,25 +132,42 @@ class _CoverState:
             type_count[p.column_type[freed]] -= 1
             type_cost[p.column_type[freed]] -= p.column_cost[freed]
         t = p.column_type
-        return (
+        mask = (
             ~self.chosen
             & ~site_taken[p.column_site]
             & (spent + p.column_cost <= self.budget + self.tolerance)
             & (type_count[t] + 1 <= self.max_count[t])
             & (type_cost[t] + p.column_cost <= self.max_cost[t] + self.tolerance)
         )
+        if self.column_area is not None:
+            area_spent = self.area_spent.copy()
+            if freed is not None and self.column_area[freed] >= 0:
+                area_spent[self.column_area[freed]] -= p.column_cost[freed]
+            area = self.column_area
+            limited = area >= 0
+            room = np.full(len(mask), np.inf)
+            room[limited] = (self.area_budget[area[limited]] - area_spent[area[limited]]
+                             + 1e-9 * np.maximum(1.0, self.area_budget[area[limited]]))
+            mask &= p.column_cost <= room
+        return mask
 
     _ARRAYS = ("count", "gain", "chosen", "site_taken", "type_count", "type_cost")
+
+    def _copy_area(self) -> np.ndarray | None:
+        return None if self.area_spent is None else self.area_spent.copy()
 
     def snapshot(self) -> dict[str, object]:
         saved: dict[str, object] = {name: getattr(self, name).copy() for name in self._ARRAYS}
         saved["spent"] = float(self.spent)
+        saved["area_spent"] = self._copy_area()
         return saved
 
     def restore(self, saved: dict[str, object]) -> None:
         for name in self._ARRAYS:
             setattr(self, name, saved[name].copy())  # type: ignore[attr-defined]
         self.spent = float(saved["spent"])  # type: ignore[arg-type]
+        area = saved["area_spent"]
+        self.area_spent = None if area is None else area.copy()  # type: ignore[attr-defined]
 
     def objective(self) -> float:
         return self.problem.constant + float(self.weight[self.count > 0].sum())

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from optimizer.policy import Policy
+
 ANY_TYPE = -1
 """Marker in :attr:`SitingInstance.forced_type`: the site must open, as any type."""
 
@@ -34,7 +36,18 @@ class FacilityType:
         Optional cap on the number of new sites of this type.
     max_budget_share
         Optional cap on this type's share of the budget (0..1).
+    bands
+        Distance decay: extra ``(radius_m, credit)`` bands beyond ``radius_m`` (credit 1),
+        with radii increasing and credits decreasing in (0, 1). A unit whose nearest
+        facility of this type lies in a band earns that band's share of its weight, as in
+        graded coverage: full credit within 300 m, half within 500 m.
     """
+
+    def band_radii(self) -> np.ndarray:
+        return np.array([self.radius_m] + [r for r, _ in self.bands], dtype=float)
+
+    def band_credits(self) -> np.ndarray:
+        return np.array([1.0] + [c for _, c in self.bands], dtype=float)
 
     name: str
     radius_m: float
@@ -42,6 +55,7 @@ class FacilityType:
     population: str = "population"
     max_sites: int | None = None
     max_budget_share: float | None = None
+    bands: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,6 +100,8 @@ class SitingInstance:
     demand_attributes, site_attributes
         Other columns of the input tables (community, kind, area...), one row per unit or
         site, carried through to the results.
+    policy
+        Optional policy switches (:class:`~optimizer.policy.Policy`); plain model if off.
     notes
         What the loader did that a reader of the results should know (CRS chosen,
         conversions, sites made ineligible by rules).
@@ -110,6 +126,7 @@ class SitingInstance:
     demand_attributes: pd.DataFrame | None = None
     site_attributes: pd.DataFrame | None = None
     notes: tuple[str, ...] = ()
+    policy: Policy = field(default_factory=Policy)
 
     def __post_init__(self) -> None:
         n, m, t = len(self.demand_ids), len(self.site_ids), len(self.types)
@@ -144,7 +161,13 @@ class SitingInstance:
 
     @property
     def radii(self) -> np.ndarray:
+        """Core service radius per type (full credit)."""
         return np.array([t.radius_m for t in self.types], dtype=float)
+
+    @property
+    def reach_radii(self) -> np.ndarray:
+        """Outermost radius per type (the last decay band, or the radius)."""
+        return np.array([t.band_radii().max() for t in self.types], dtype=float)
 
     @property
     def weights(self) -> np.ndarray:

@@ -40,6 +40,35 @@ class ConstraintBlock:
 
 
 @dataclass(frozen=True, eq=False)
+class ServedRow:
+    """A row ``sum(coef * v) + slack >= rhs`` over covered-population terms (floors,
+    targets); ``slack`` is -1 for a hard row."""
+
+    name: str
+    variables: np.ndarray
+    coefficients: np.ndarray
+    rhs: float
+    slack: int
+
+
+@dataclass(frozen=True, eq=False)
+class ModelLayout:
+    """Where each family of variables sits, to complete warm starts and read results."""
+
+    x: np.ndarray
+    y: np.ndarray
+    y_group: np.ndarray
+    assignment: np.ndarray
+    assignment_group: np.ndarray
+    assignment_column: np.ndarray
+    served_rows: tuple[ServedRow, ...]
+    circle: np.ndarray
+    circle_members: sparse.csr_matrix | None
+    circle_constant: float
+    minimise_cost: bool
+
+
+@dataclass(frozen=True, eq=False)
 class MilpArrays:
     """A MILP in bulk arrays, ready for any backend (maximisation).
 
@@ -59,6 +88,7 @@ class MilpArrays:
     block_names: tuple[str, ...]
     block_starts: np.ndarray
     n_x: int
+    layout: ModelLayout | None = None
 
     @property
     def n_cols(self) -> int:
@@ -72,18 +102,71 @@ class MilpArrays:
         return self.block_names[int(np.searchsorted(self.block_starts, row, side="right") - 1)]
 
 
-def coverage_block(problem: ReducedProblem) -> ConstraintBlock:
-    """:math:`y_g - \\sum_{k \\in K(g)} x_k \\le 0`."""
-    n_groups = problem.n_groups
-    matrix = sparse.hstack(
-        [-problem.cover, sparse.identity(n_groups, format="csr")], format="csr"
-    )
-    return ConstraintBlock(
-        "coverage", matrix, np.full(n_groups, -np.inf), np.zeros(n_groups)
-    )
+class _Assembly:
+    """Collects variable families and constraint blocks, then builds one CSR matrix."""
+
+    def __init__(self) -> None:
+        self.lower: list[np.ndarray] = []
+        self.upper: list[np.ndarray] = []
+        self.objective: list[np.ndarray] = []
+        self.integer: list[np.ndarray] = []
+        self.n = 0
+        self.blocks: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                np.ndarray]] = []
+
+    def add_variables(self, n: int, *, lower: float | np.ndarray = 0.0,
+                      upper: float | np.ndarray = 1.0, integer: bool = False,
+                      objective: float | np.ndarray = 0.0) -> np.ndarray:
+        index = np.arange(self.n, self.n + n, dtype=np.int64)
+        self.lower.append(np.broadcast_to(np.asarray(lower, float), (n,)).copy())
+        self.upper.append(np.broadcast_to(np.asarray(upper, float), (n,)).copy())
+        self.objective.append(np.broadcast_to(np.asarray(objective, float), (n,)).copy())
+        self.integer.append(np.full(n, integer))
+        self.n += n
+        return index
+
+    def add_rows(self, name: str, row: np.ndarray, col: np.ndarray, value: np.ndarray,
+                 lower: np.ndarray, upper: np.ndarray) -> None:
+        """Rows ``lower <= A v <= upper`` given as COO triplets with local row numbers."""
+        if len(lower) == 0:
+            return
+        self.blocks.append((name, np.asarray(row, np.int64), np.asarray(col, np.int64),
+                            np.asarray(value, float), np.asarray(lower, float),
+                            np.asarray(upper, float)))
+
+    def build(self, *, offset: float, n_x: int, layout: ModelLayout) -> MilpArrays:
+        matrices = [
+            sparse.csr_matrix((value, (row, col)), shape=(len(lower), self.n))
+            for _, row, col, value, lower, _ in self.blocks
+        ]
+        sizes = [m.shape[0] for m in matrices]
+        return MilpArrays(
+            objective=np.concatenate(self.objective),
+            offset=offset,
+            matrix=sparse.vstack(matrices, format="csr") if matrices
+            else sparse.csr_matrix((0, self.n)),
+            row_lower=np.concatenate([b[4] for b in self.blocks]) if self.blocks
+            else np.empty(0),
+            row_upper=np.concatenate([b[5] for b in self.blocks]) if self.blocks
+            else np.empty(0),
+            col_lower=np.concatenate(self.lower),
+            col_upper=np.concatenate(self.upper),
+            integrality=np.concatenate(self.integer),
+            block_names=tuple(b[0] for b in self.blocks),
+            block_starts=np.asarray(np.cumsum([0, *sizes[:-1]]), dtype=np.int64),
+            n_x=n_x,
+            layout=layout,
+        )
 
 
-def site_use_block(problem: ReducedProblem, n_cols: int) -> ConstraintBlock:
+def _row_sum(name: str, columns: np.ndarray, coefficients: np.ndarray,
+             upper: float) -> tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                     np.ndarray]:
+    return (name, np.zeros(len(columns), dtype=np.int64), columns, coefficients,
+            np.array([-np.inf]), np.array([upper]))
+
+
+def _site_use_rows(asm: _Assembly, problem: ReducedProblem, x: np.ndarray) -> None:
     """At most one new use per site; exactly one for sites forced open as any type."""
     sites, inverse, counts = np.unique(
         problem.column_site, return_inverse=True, return_counts=True
@@ -93,92 +176,250 @@ def site_use_block(problem: ReducedProblem, n_cols: int) -> ConstraintBlock:
     row_of_site = np.cumsum(rows_needed) - 1
     keep = rows_needed[inverse]
     columns = np.nonzero(keep)[0]
-    matrix = sparse.csr_matrix(
-        (np.ones(len(columns)), (row_of_site[inverse[keep]], columns)),
-        shape=(int(rows_needed.sum()), n_cols),
-    )
     lower = np.where(forced_any[rows_needed], 1.0, -np.inf)
-    return ConstraintBlock("one use per site", matrix, lower, np.ones(len(lower)))
+    asm.add_rows("one use per site", row_of_site[inverse[keep]], x[columns],
+                 np.ones(len(columns)), lower, np.ones(len(lower)))
 
 
-def budget_block(problem: ReducedProblem, n_cols: int) -> ConstraintBlock:
-    """:math:`\\sum_k c_k x_k \\le B`."""
-    k = problem.n_columns
-    matrix = sparse.csr_matrix(
-        (problem.column_cost, (np.zeros(k, dtype=np.int64), np.arange(k))), shape=(1, n_cols)
-    )
-    return ConstraintBlock(
-        "budget", matrix, np.array([-np.inf]), np.array([problem.instance.budget])
-    )
-
-
-def type_cap_blocks(problem: ReducedProblem, n_cols: int) -> list[ConstraintBlock]:
-    """Optional per-type caps on the number of sites and on the budget share."""
-    blocks = []
-    budget = problem.instance.budget
-    for t, ftype in enumerate(problem.instance.types):
+def _budget_rows(asm: _Assembly, problem: ReducedProblem, x: np.ndarray) -> None:
+    """Total budget, optional per-type caps and optional budgets by area."""
+    instance = problem.instance
+    cost = problem.column_cost
+    if np.isfinite(instance.budget):
+        asm.add_rows(*_row_sum("budget", x, cost, instance.budget))
+    for t, ftype in enumerate(instance.types):
         cols = np.nonzero(problem.column_type == t)[0]
-        zeros = np.zeros(len(cols), dtype=np.int64)
         if ftype.max_sites is not None:
-            matrix = sparse.csr_matrix((np.ones(len(cols)), (zeros, cols)), shape=(1, n_cols))
-            blocks.append(
-                ConstraintBlock(
-                    f"max_sites[{ftype.name}]",
-                    matrix,
-                    np.array([-np.inf]),
-                    np.array([float(ftype.max_sites)]),
-                )
-            )
+            asm.add_rows(*_row_sum(f"max_sites[{ftype.name}]", x[cols], np.ones(len(cols)),
+                                   float(ftype.max_sites)))
         if ftype.max_budget_share is not None:
-            matrix = sparse.csr_matrix(
-                (problem.column_cost[cols], (zeros, cols)), shape=(1, n_cols)
-            )
-            blocks.append(
-                ConstraintBlock(
-                    f"max_budget_share[{ftype.name}]",
-                    matrix,
-                    np.array([-np.inf]),
-                    np.array([ftype.max_budget_share * budget]),
-                )
-            )
-    return blocks
+            asm.add_rows(*_row_sum(f"max_budget_share[{ftype.name}]", x[cols], cost[cols],
+                                   ftype.max_budget_share * instance.budget))
+    policy = instance.policy
+    if policy.has_area_budgets:
+        area = policy.site_area[problem.column_site]
+        for a, name in enumerate(policy.area_names):
+            cols = np.nonzero(area == a)[0]
+            asm.add_rows(*_row_sum(f"area_budget[{name}]", x[cols], cost[cols],
+                                   float(policy.area_budget[a])))
+
+
+def _served_terms(problem: ReducedProblem, groups: np.ndarray, y_var: np.ndarray,
+                  assign_var: np.ndarray, assign_group: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Variables and coefficients whose sum is the covered population of ``groups``."""
+    pop = problem.group_population
+    plain = groups[y_var[groups] >= 0]
+    variables = [y_var[plain]]
+    coefficients = [pop[plain]]
+    if len(assign_group):
+        member = np.isin(assign_group, groups[y_var[groups] < 0])
+        variables.append(assign_var[member])
+        coefficients.append(np.ones(int(member.sum())))
+    return np.concatenate(variables), np.concatenate(coefficients)
+
+
+def _existing_and_total(problem: ReducedProblem, t: int,
+                        units: np.ndarray) -> tuple[float, float]:
+    pop = problem.instance.population[units, t]
+    existing = problem.unit_group[units, t] == -2
+    return float(pop[existing].sum()), float(pop.sum())
 
 
 def build_milp(problem: ReducedProblem) -> MilpArrays:
-    """Assemble the MILP of the module docstring from its constraint blocks."""
-    n_x, n_y = problem.n_columns, problem.n_groups
-    n_cols = n_x + n_y
-    blocks = [
-        coverage_block(problem),
-        site_use_block(problem, n_cols),
-        budget_block(problem, n_cols),
-        *type_cap_blocks(problem, n_cols),
-    ]
-    blocks = [b for b in blocks if b.matrix.shape[0] > 0]
-    matrix = sparse.vstack([b.matrix for b in blocks], format="csr")
-    starts = np.cumsum([0] + [b.matrix.shape[0] for b in blocks[:-1]])
-    col_lower = np.zeros(n_cols)
-    col_lower[problem.forced_columns] = 1.0
-    integrality = np.zeros(n_cols, dtype=bool)
-    integrality[:n_x] = True
-    return MilpArrays(
-        objective=np.concatenate([np.zeros(n_x), problem.group_weight]),
-        offset=problem.constant,
-        matrix=matrix,
-        row_lower=np.concatenate([b.lower for b in blocks]),
-        row_upper=np.concatenate([b.upper for b in blocks]),
-        col_lower=col_lower,
-        col_upper=np.ones(n_cols),
-        integrality=integrality,
-        block_names=tuple(b.name for b in blocks),
-        block_starts=np.asarray(starts, dtype=np.int64),
-        n_x=n_x,
+    """Assemble the model of :mod:`optimizer.model` and :mod:`optimizer.policy` in bulk."""
+    instance = problem.instance
+    policy = instance.policy
+    minimise = policy.objective == "min_cost"
+    asm = _Assembly()
+    n_x = problem.n_columns
+    x = asm.add_variables(n_x, integer=True,
+                          objective=-problem.column_cost if minimise else 0.0)
+    asm.lower[0][problem.forced_columns] = 1.0
+
+    capacitated = np.isin(problem.group_type, policy.capacitated_types())
+    weight_per_person = np.divide(problem.group_weight, problem.group_population,
+                                  out=np.zeros(problem.n_groups),
+                                  where=problem.group_population > 0)
+    # Coverage: y_g <= sum of covering x.
+    y_groups = np.nonzero(~capacitated)[0]
+    y_var = np.full(problem.n_groups, -1, dtype=np.int64)
+    y_var[y_groups] = asm.add_variables(
+        len(y_groups), objective=0.0 if minimise else problem.group_weight[y_groups]
     )
+    cover = problem.cover[y_groups].tocoo()
+    asm.add_rows(
+        "coverage",
+        np.concatenate([cover.row, np.arange(len(y_groups))]),
+        np.concatenate([x[cover.col], y_var[y_groups]]),
+        np.concatenate([-np.ones(cover.nnz), np.ones(len(y_groups))]),
+        np.full(len(y_groups), -np.inf), np.zeros(len(y_groups)),
+    )
+    # Capacities: fractional assignment a_gk of group g to open column k in reach.
+    cap_groups = np.nonzero(capacitated)[0]
+    pairs = problem.cover[cap_groups].tocoo()
+    assign_group = cap_groups[pairs.row]
+    assign_column = pairs.col
+    assign_var = asm.add_variables(
+        len(assign_group), upper=problem.group_population[assign_group],
+        objective=0.0 if minimise else weight_per_person[assign_group],
+    )
+    if len(assign_group):
+        local = np.searchsorted(cap_groups, assign_group)
+        asm.add_rows("served within group population", local, assign_var,
+                     np.ones(len(assign_var)), np.full(len(cap_groups), -np.inf),
+                     problem.group_population[cap_groups])
+        capacity = policy.site_capacity[problem.column_site, problem.column_type]
+        limited = np.nonzero(np.isfinite(capacity) & np.isin(
+            problem.column_type, policy.capacitated_types()))[0]
+        row_of = np.full(n_x, -1, dtype=np.int64)
+        row_of[limited] = np.arange(len(limited))
+        inside = row_of[assign_column] >= 0
+        asm.add_rows("capacity",
+                     np.concatenate([row_of[assign_column[inside]], np.arange(len(limited))]),
+                     np.concatenate([assign_var[inside], x[limited]]),
+                     np.concatenate([np.ones(int(inside.sum())), -capacity[limited]]),
+                     np.full(len(limited), -np.inf), np.zeros(len(limited)))
+        n_pairs = len(assign_var)
+        asm.add_rows("assign only to open",
+                     np.concatenate([np.arange(n_pairs), np.arange(n_pairs)]),
+                     np.concatenate([assign_var, x[assign_column]]),
+                     np.concatenate([np.ones(n_pairs),
+                                     -problem.group_population[assign_group]]),
+                     np.full(n_pairs, -np.inf), np.zeros(n_pairs))
+
+    _site_use_rows(asm, problem, x)
+    _budget_rows(asm, problem, x)
+    served_rows = _floor_and_target_rows(asm, problem, y_var, assign_var, assign_group,
+                                         minimise)
+    circle, members, circle_constant = _circle_rows(asm, problem, y_var, assign_var,
+                                                    assign_group, minimise)
+    layout = ModelLayout(
+        x=x, y=y_var[y_groups], y_group=y_groups, assignment=assign_var,
+        assignment_group=assign_group, assignment_column=assign_column,
+        served_rows=served_rows, circle=circle, circle_members=members,
+        circle_constant=circle_constant, minimise_cost=minimise,
+    )
+    offset = 0.0 if minimise else problem.constant + circle_constant
+    return asm.build(offset=offset, n_x=n_x, layout=layout)
 
 
-def full_solution(problem: ReducedProblem, chosen_columns: np.ndarray) -> np.ndarray:
-    """Variable vector (x then y) for a set of open columns."""
+def _floor_and_target_rows(asm: _Assembly, problem: ReducedProblem, y_var: np.ndarray,
+                           assign_var: np.ndarray, assign_group: np.ndarray,
+                           minimise: bool) -> tuple[ServedRow, ...]:
+    """Equity floors per (group, type) and city-wide targets per type."""
+    instance = problem.instance
+    policy = instance.policy
+    rows: list[ServedRow] = []
+    band0 = problem.group_band == 0
+    for t, ftype in enumerate(instance.types):
+        requests = []
+        if policy.target(t) is not None:
+            units = np.arange(instance.n_demand)
+            groups = np.nonzero(band0 & (problem.group_type == t))[0]
+            requests.append((f"target[{ftype.name}]", units, groups, policy.target(t), False))
+        if policy.has_floors and policy.floor(t) is not None:
+            for c, name in enumerate(policy.group_names):
+                units = np.nonzero(policy.unit_group == c)[0]
+                groups = np.nonzero(band0 & (problem.group_type == t)
+                                    & (problem.group_code == c))[0]
+                requests.append((f"floor[{name}, {ftype.name}]", units, groups,
+                                 policy.floor(t), policy.floor_mode == "soft"))
+        for name, units, groups, share, soft in requests:
+            existing, total = _existing_and_total(problem, t, units)
+            rhs = share * total - existing
+            if rhs <= 1e-9:
+                continue
+            variables, coefficients = _served_terms(problem, groups, y_var, assign_var,
+                                                    assign_group)
+            slack = -1
+            if soft:
+                penalty = policy.floor_penalty
+                slack = int(asm.add_variables(1, upper=rhs, objective=-penalty)[0])
+                variables = np.append(variables, slack)
+                coefficients = np.append(coefficients, 1.0)
+            asm.add_rows(name, np.zeros(len(variables), dtype=np.int64), variables,
+                         coefficients, np.array([rhs]), np.array([np.inf]))
+            rows.append(ServedRow(name, variables, coefficients, rhs, slack))
+    return tuple(rows)
+
+
+def _circle_rows(asm: _Assembly, problem: ReducedProblem, y_var: np.ndarray,
+                 assign_var: np.ndarray, assign_group: np.ndarray, minimise: bool
+                 ) -> tuple[np.ndarray, sparse.csr_matrix | None, float]:
+    """Complete life circle: u_q <= covered share of each listed type's group."""
+    policy = problem.instance.policy
+    if not policy.has_circle or minimise:
+        return np.empty(0, dtype=np.int64), None, 0.0
+    types = list(policy.circle_types)
+    q = policy.circle_population * policy.circle_weight
+    keys = problem.unit_group[:, types]
+    possible = (q > 0) & (keys != -1).all(axis=1)
+    satisfied = possible & (keys == -2).all(axis=1)
+    constant = float(q[satisfied].sum())
+    open_units = np.nonzero(possible & ~satisfied)[0]
+    if len(open_units) == 0:
+        return np.empty(0, dtype=np.int64), None, constant
+    unique, inverse = np.unique(keys[open_units], axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    u = asm.add_variables(len(unique), objective=np.bincount(inverse, weights=q[open_units],
+                                                            minlength=len(unique)))
+    rows, cols, values = [], [], []
+    member_rows, member_groups = [], []
+    n_rows = 0
+    for position in range(len(types)):
+        group = unique[:, position]
+        needed = np.nonzero(group >= 0)[0]
+        member_rows.append(needed)
+        member_groups.append(group[needed])
+        plain = needed[y_var[group[needed]] >= 0]
+        row = n_rows + np.arange(len(plain))
+        rows += [row, row]
+        cols += [u[plain], y_var[group[plain]]]
+        values += [np.ones(len(plain)), -np.ones(len(plain))]
+        n_rows += len(plain)
+        for q_row in needed[y_var[group[needed]] < 0]:
+            # Capacitated type: u <= served share of the group.
+            g = group[q_row]
+            share = assign_var[assign_group == g]
+            rows.append(np.full(len(share) + 1, n_rows))
+            cols.append(np.append(u[q_row], share))
+            values.append(np.append(1.0, -np.ones(len(share))
+                                    / max(problem.group_population[g], 1e-12)))
+            n_rows += 1
+    asm.add_rows("complete life circle", np.concatenate(rows), np.concatenate(cols),
+                 np.concatenate(values), np.full(n_rows, -np.inf), np.zeros(n_rows))
+    members = sparse.csr_matrix(
+        (np.ones(sum(len(r) for r in member_rows)),
+         (np.concatenate(member_rows), np.concatenate(member_groups))),
+        shape=(len(unique), problem.n_groups),
+    )
+    return u, members, constant
+
+
+def full_solution(problem: ReducedProblem, chosen_columns: np.ndarray,
+                  milp: MilpArrays | None = None) -> np.ndarray | None:
+    """The variable vector for a set of open columns (a warm start), or None when it
+    cannot be completed simply (capacities need an assignment)."""
     x = np.zeros(problem.n_columns)
     x[chosen_columns] = 1.0
-    y = np.minimum(problem.cover @ x, 1.0)
-    return np.concatenate([x, y])
+    covered = np.minimum(problem.cover @ x, 1.0)
+    if milp is None or milp.layout is None:
+        return np.concatenate([x, covered])
+    layout = milp.layout
+    if len(layout.assignment):
+        return None
+    values = np.zeros(milp.n_cols)
+    values[layout.x] = x
+    values[layout.y] = covered[layout.y_group]
+    if len(layout.circle) and layout.circle_members is not None:
+        members = layout.circle_members.tocsr()
+        for q, u in enumerate(layout.circle):
+            groups = members.indices[members.indptr[q]:members.indptr[q + 1]]
+            values[u] = covered[groups].min() if len(groups) else 1.0
+    for row in layout.served_rows:
+        if row.slack >= 0:
+            terms = row.variables != row.slack
+            served = float(values[row.variables[terms]] @ row.coefficients[terms])
+            values[row.slack] = min(max(0.0, row.rhs - served), row.rhs)
+    return values

@@ -51,6 +51,13 @@ class ReducedProblem:
         Sites that must open as some type.
     stats
         Sizes before and after each reduction, for the solver report.
+    group_population, group_band, group_code
+        Unweighted target population, decay band (0 = within the service radius) and
+        equity-group code (-1: none) of each group.
+    unit_group
+        ``(n_demand, n_types)``: the band-0 group holding each unit, ``-1`` if the unit is
+        not in the model (no target population or nothing in reach), ``-2`` if an existing
+        facility already covers it.
     """
 
     instance: SitingInstance
@@ -64,6 +71,10 @@ class ReducedProblem:
     forced_columns: np.ndarray
     forced_any_sites: np.ndarray
     stats: dict[str, int] = field(default_factory=dict)
+    group_population: np.ndarray | None = None
+    group_band: np.ndarray | None = None
+    group_code: np.ndarray | None = None
+    unit_group: np.ndarray | None = None
 
     @property
     def n_columns(self) -> int:
@@ -91,22 +102,32 @@ def _candidate_columns(instance: SitingInstance) -> tuple[np.ndarray, np.ndarray
     return sites[order], types[order]
 
 
-def _merge_identical_rows(
-    matrix: sparse.csr_matrix, weight: np.ndarray
-) -> tuple[sparse.csr_matrix, np.ndarray]:
-    """Merge rows with the same column set; rows must be non-empty and sorted."""
-    if matrix.shape[0] == 0:
-        return matrix, weight
+def _merge_key(matrix: sparse.csr_matrix, extra: np.ndarray | None) -> np.ndarray:
+    """Row keys: two salted hashes of the column set, its size, and an extra code."""
     rng = np.random.default_rng(20250101)
     keys = []
     for _ in range(2):
         salt = rng.integers(1, np.iinfo(np.int64).max, size=matrix.shape[1], dtype=np.uint64)
         keys.append(np.add.reduceat(salt[matrix.indices], matrix.indptr[:-1]))
     keys.append(np.diff(matrix.indptr).astype(np.uint64))
-    stacked = np.column_stack(keys)
-    _, first, inverse = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
-    merged_weight = np.bincount(inverse.ravel(), weights=weight, minlength=len(first))
-    return matrix[first], merged_weight
+    if extra is not None:
+        keys.append(extra.astype(np.int64).view(np.uint64))
+    return np.column_stack(keys)
+
+
+def _merge_identical_rows(
+    matrix: sparse.csr_matrix, extra: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Representative row and group index of each row (same column set and extra code).
+
+    Rows must be non-empty with sorted indices.
+    """
+    if matrix.shape[0] == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    _, first, inverse = np.unique(
+        _merge_key(matrix, extra), axis=0, return_index=True, return_inverse=True
+    )
+    return first, inverse.ravel()
 
 
 def _dominated_columns(
@@ -114,8 +135,15 @@ def _dominated_columns(
     cost: np.ndarray,
     may_dominate: np.ndarray,
     may_drop: np.ndarray,
+    *,
+    area: np.ndarray | None = None,
+    capacity: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Boolean mask of columns dominated by another (see module docstring, rule 5)."""
+    """Boolean mask of columns dominated by another (see module docstring, rule 5).
+
+    With area budgets the dominating column must be in the same area; with capacities it
+    must hold at least as many people.
+    """
     n = matrix.shape[1]
     dropped = np.zeros(n, dtype=bool)
     row_nnz = np.diff(matrix.indptr).astype(np.int64)
@@ -127,10 +155,25 @@ def _dominated_columns(
     a, b, shared = overlap.row, overlap.col, overlap.data
     candidate = (a != b) & (shared == size[a]) & may_drop[a] & may_dominate[b]
     a, b = a[candidate], b[candidate]
+    if area is not None:
+        same = area[a] == area[b]
+        a, b = a[same], b[same]
+    if capacity is not None:
+        enough = capacity[b] >= capacity[a]
+        a, b = a[enough], b[enough]
     strictly = (size[b] > size[a]) | (cost[b] < cost[a]) | (b < a)
     dominated = (cost[b] <= cost[a]) & strictly
     dropped[a[dominated]] = True
     return dropped
+
+
+def _column_capacity(instance: SitingInstance, col_site: np.ndarray,
+                     col_type: np.ndarray) -> np.ndarray | None:
+    capacity = instance.policy.site_capacity
+    if capacity is None:
+        return None
+    values = capacity[col_site, col_type]
+    return np.where(np.isfinite(values), values, np.inf)
 
 
 def reduce_problem(
@@ -151,72 +194,118 @@ def reduce_problem(
     Returns
     -------
     ReducedProblem
+        One block of groups per (type, decay band). A band-``b`` group's weight is
+        :math:`w_t p (c_b - c_{b+1})`, so that summing over the bands within reach gives
+        the credit of the nearest band.
     """
+    policy = instance.policy
     col_site, col_type = _candidate_columns(instance)
     col_cost = instance.site_cost[col_site, col_type]
-    covered_existing = existing_coverage(reach, instance)
     weights = instance.weights
-    constant = float((covered_existing * instance.population * weights).sum())
+    codes = policy.unit_group if policy.has_floors else None
+    circle_types = set(policy.circle_types) if policy.has_circle else set()
+    col_area = policy.site_area[col_site] if policy.has_area_budgets else None
+    col_capacity = _column_capacity(instance, col_site, col_type)
 
     forced_site_mask = np.zeros(instance.n_sites, dtype=bool)
     forced_site_mask[instance.forced_sites] = True
     types_per_site = np.bincount(col_site, minlength=instance.n_sites)
-    stats: dict[str, int] = {
-        "units": instance.n_demand,
-        "columns_before": len(col_site),
-    }
+    stats: dict[str, int] = {"units": instance.n_demand, "columns_before": len(col_site)}
+    unit_group = np.full((instance.n_demand, instance.n_types), -1, dtype=np.int64)
 
+    constant = 0.0
     keep_columns = np.ones(len(col_site), dtype=bool)
-    blocks: list[tuple[np.ndarray, sparse.csr_matrix, np.ndarray, int]] = []
-    for t in range(instance.n_types):
+    blocks = []
+    offset = 0
+    for t, ftype in enumerate(instance.types):
         cols = np.nonzero(col_type == t)[0]
-        full = site_coverage(reach, instance, t)[:, col_site[cols]]
-        unit_weight = instance.population[:, t] * weights[t]
-        useful = (unit_weight > 0) & ~covered_existing[:, t]
-        matrix = full[useful].tocsr()
-        matrix.sort_indices()
-        matrix.eliminate_zeros()
-        reachable = np.diff(matrix.indptr) > 0
-        matrix = matrix[reachable]
-        group_weight = unit_weight[useful][reachable]
-        stats[f"units_in_model[{t}]"] = int(matrix.shape[0])
-        if reductions:
-            matrix, group_weight = _merge_identical_rows(matrix, group_weight)
-            on_forced = forced_site_mask[col_site[cols]]
-            empty = (np.asarray(matrix.sum(axis=0)).ravel() == 0) & ~on_forced
+        on_forced = forced_site_mask[col_site[cols]]
+        radii, credits = ftype.band_radii(), ftype.band_credits()
+        band_weight = credits - np.append(credits[1:], 0.0)
+        population = instance.population[:, t]
+        type_blocks = []
+        for band, radius in enumerate(radii):
+            covered = existing_coverage(reach, instance, band)[:, t]
+            unit_weight = population * weights[t] * band_weight[band]
+            constant += float(unit_weight[covered].sum())
+            in_model = (population > 0) & ~covered
+            if band == 0 and t in circle_types:
+                in_model = ~covered
+            full = site_coverage(reach, instance, t, radius)[:, col_site[cols]]
+            matrix = full[in_model].tocsr()
+            matrix.sort_indices()
+            matrix.eliminate_zeros()
+            units = np.nonzero(in_model)[0]
+            reachable = np.diff(matrix.indptr) > 0
+            matrix, units = matrix[reachable], units[reachable]
+            if band == 0:
+                unit_group[covered, t] = -2
+                stats[f"units_in_model[{t}]"] = len(units)
+            extra = codes[units] if codes is not None else None
+            if reductions:
+                first, group_of_unit = _merge_identical_rows(matrix, extra)
+            else:
+                first = np.arange(matrix.shape[0])
+                group_of_unit = first.copy()
+            n_groups = len(first)
+            group_population = np.bincount(group_of_unit, weights=population[units],
+                                           minlength=n_groups)
+            if band == 0:
+                unit_group[units, t] = offset + group_of_unit
+            type_blocks.append({
+                "matrix": matrix[first], "population": group_population,
+                "weight": group_population * weights[t] * band_weight[band],
+                "band": band, "type": t,
+                "code": extra[first] if extra is not None else np.full(n_groups, -1),
+            })
+            offset += n_groups
+        if reductions and len(cols):
+            stacked = sparse.vstack([b["matrix"] for b in type_blocks], format="csr")
+            empty = (np.asarray(stacked.sum(axis=0)).ravel() == 0) & ~on_forced
             may_dominate = (types_per_site[col_site[cols]] == 1) & ~empty
-            dominated = _dominated_columns(matrix, col_cost[cols], may_dominate, ~on_forced)
+            dominated = _dominated_columns(
+                stacked, col_cost[cols], may_dominate, ~on_forced,
+                area=col_area[cols] if col_area is not None else None,
+                capacity=col_capacity[cols] if col_capacity is not None else None,
+            )
             keep_columns[cols[empty | dominated]] = False
             stats[f"empty_columns[{t}]"] = int(empty.sum())
             stats[f"dominated_columns[{t}]"] = int((dominated & ~empty).sum())
-        stats[f"groups[{t}]"] = int(matrix.shape[0])
-        blocks.append((cols, matrix, group_weight, t))
+        stats[f"groups[{t}]"] = int(sum(b["matrix"].shape[0] for b in type_blocks))
+        blocks.append((cols, type_blocks))
 
-    # Renumber kept columns and stack the per-type blocks (block diagonal by type).
+    # Renumber kept columns and stack the blocks (block diagonal by type).
     new_index = np.full(len(col_site), -1, dtype=np.int64)
     new_index[keep_columns] = np.arange(int(keep_columns.sum()))
-    rows, cols_out, group_weights, group_types = [], [], [], []
-    offset = 0
-    for cols, matrix, group_weight, t in blocks:
-        coo = matrix.tocoo()
-        mapped = new_index[cols[coo.col]]
-        alive = mapped >= 0
-        rows.append(coo.row[alive] + offset)
-        cols_out.append(mapped[alive])
-        group_weights.append(group_weight)
-        group_types.append(np.full(len(group_weight), t, dtype=np.int64))
-        offset += matrix.shape[0]
+    rows, cols_out = [], []
+    fields: dict[str, list[np.ndarray]] = {k: [] for k in ("weight", "population", "band",
+                                                           "type", "code")}
+    row_offset = 0
+    for cols, type_blocks in blocks:
+        for block in type_blocks:
+            coo = block["matrix"].tocoo()
+            mapped = new_index[cols[coo.col]]
+            alive = mapped >= 0
+            rows.append(coo.row[alive] + row_offset)
+            cols_out.append(mapped[alive])
+            n_groups = block["matrix"].shape[0]
+            fields["weight"].append(block["weight"])
+            fields["population"].append(block["population"])
+            fields["band"].append(np.full(n_groups, block["band"], dtype=np.int64))
+            fields["type"].append(np.full(n_groups, block["type"], dtype=np.int64))
+            fields["code"].append(np.asarray(block["code"], dtype=np.int64))
+            row_offset += n_groups
     n_columns = int(keep_columns.sum())
+    joined = {k: (np.concatenate(v) if v else np.empty(0)) for k, v in fields.items()}
     cover = sparse.csr_matrix(
-        (np.ones(sum(len(r) for r in rows)), (np.concatenate(rows), np.concatenate(cols_out))),
-        shape=(offset, n_columns),
+        (np.ones(sum(len(r) for r in rows)),
+         (np.concatenate(rows) if rows else np.empty(0, dtype=np.int64),
+          np.concatenate(cols_out) if cols_out else np.empty(0, dtype=np.int64))),
+        shape=(row_offset, n_columns),
     )
     col_site, col_type, col_cost = (
-        col_site[keep_columns],
-        col_type[keep_columns],
-        col_cost[keep_columns],
+        col_site[keep_columns], col_type[keep_columns], col_cost[keep_columns]
     )
-
     forced_columns = []
     forced_any = []
     for site, t in zip(instance.forced_sites, instance.forced_type, strict=True):
@@ -226,17 +315,21 @@ def reduce_problem(
             match = np.nonzero((col_site == site) & (col_type == t))[0]
             forced_columns.extend(match.tolist())
     stats["columns_after"] = n_columns
-    stats["groups_after"] = offset
+    stats["groups_after"] = row_offset
     return ReducedProblem(
         instance=instance,
         column_site=col_site,
         column_type=col_type,
         column_cost=col_cost,
         cover=cover,
-        group_weight=np.concatenate(group_weights) if group_weights else np.empty(0),
-        group_type=np.concatenate(group_types) if group_types else np.empty(0, dtype=np.int64),
+        group_weight=joined["weight"].astype(float),
+        group_type=joined["type"].astype(np.int64),
         constant=constant,
         forced_columns=np.asarray(forced_columns, dtype=np.int64),
         forced_any_sites=np.asarray(forced_any, dtype=np.int64),
         stats=stats,
+        group_population=joined["population"].astype(float),
+        group_band=joined["band"].astype(np.int64),
+        group_code=joined["code"].astype(np.int64),
+        unit_group=unit_group,
     )

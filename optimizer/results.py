@@ -16,48 +16,132 @@ from optimizer.solvers.base import ProgressEvent, SolveStatus
 
 @dataclass(frozen=True, eq=False)
 class UnitCoverage:
-    """Per demand unit and type: covered, serving facility and its distance.
+    """Per demand unit and type: coverage, credit, people served, nearest facility.
 
+    ``covered`` is within the service radius; ``credit`` is the decay-band credit of the
+    nearest facility (1 within the radius, 0 beyond every band); ``served`` is people served
+    (the target population times ``covered``, or the capacity-limited assignment);
     ``serving`` numbers candidate sites ``0..n_sites-1`` and existing facilities after them
-    (``-1``: not covered).
+    (``-1``: none in reach).
     """
 
     covered: np.ndarray
     covered_existing: np.ndarray
     serving: np.ndarray
     distance_m: np.ndarray
+    credit: np.ndarray
+    served: np.ndarray
+    utilisation: np.ndarray | None = None
 
 
 def evaluate_plan(
-    instance: SitingInstance, reach: Reach, site_index: np.ndarray, type_index: np.ndarray
+    instance: SitingInstance,
+    reach: Reach,
+    site_index: np.ndarray,
+    type_index: np.ndarray,
+    *,
+    served: np.ndarray | None = None,
+    utilisation: np.ndarray | None = None,
 ) -> UnitCoverage:
-    """Coverage of a plan computed from the pairs, independently of any model or solver."""
+    """Coverage of a plan computed from the pairs, independently of any model or solver.
+
+    ``served`` (people served per unit and type) replaces population x coverage for
+    capacitated types; it comes from the solver's assignment, checked in
+    :func:`optimizer.solve.plan_violations`.
+    """
     n, n_types = instance.n_demand, instance.n_types
     open_type = np.full(instance.n_sites, -1, dtype=np.int64)
     open_type[site_index] = type_index
     facility_type = np.concatenate([open_type, instance.existing_type.astype(np.int64)])
     ftype = facility_type[reach.facility]
-    within = (ftype >= 0) & (reach.distance <= instance.radii[np.maximum(ftype, 0)])
+    reach_radii = instance.reach_radii
+    within = (ftype >= 0) & (reach.distance <= reach_radii[np.maximum(ftype, 0)])
     covered = np.zeros((n, n_types), dtype=bool)
     covered_existing = np.zeros((n, n_types), dtype=bool)
     serving = np.full((n, n_types), -1, dtype=np.int64)
     distance = np.full((n, n_types), np.nan)
+    credit = np.zeros((n, n_types))
     demand, facility, dist, ftype = (
         reach.demand[within],
         reach.facility[within],
         reach.distance[within],
         ftype[within],
     )
+    radius = instance.radii[ftype]
     is_existing = facility >= instance.n_sites
-    covered_existing[demand[is_existing], ftype[is_existing]] = True
+    in_radius = dist <= radius
+    covered_existing[demand[is_existing & in_radius], ftype[is_existing & in_radius]] = True
     order = np.lexsort((facility, dist, ftype, demand))
     key = demand[order] * n_types + ftype[order]
     _, first = np.unique(key, return_index=True)
     best = order[first]
-    covered[demand[best], ftype[best]] = True
-    serving[demand[best], ftype[best]] = facility[best]
-    distance[demand[best], ftype[best]] = dist[best]
-    return UnitCoverage(covered, covered_existing, serving, distance)
+    d_best, t_best = demand[best], ftype[best]
+    serving[d_best, t_best] = facility[best]
+    distance[d_best, t_best] = dist[best]
+    covered[d_best, t_best] = dist[best] <= radius[best]
+    for t, kind in enumerate(instance.types):
+        of_type = t_best == t
+        radii, credits = kind.band_radii(), kind.band_credits()
+        band = np.searchsorted(radii, dist[best][of_type], side="left")
+        credit[d_best[of_type], t] = np.append(credits, 0.0)[band]
+    covered_people = instance.population * covered
+    served = covered_people if served is None else np.where(np.isnan(served), covered_people,
+                                                            served)
+    return UnitCoverage(covered, covered_existing, serving, distance, credit, served,
+                        utilisation)
+
+
+def plan_objective(instance: SitingInstance, coverage: UnitCoverage) -> tuple[float, dict]:
+    """The model's objective recomputed from a plan's coverage, with its parts.
+
+    ``sum_t w_t sum_i credit_it * served_it`` (served equals the population where the type
+    has no capacities), plus the complete-life-circle term, minus soft-floor penalties.
+    """
+    policy = instance.policy
+    capacitated = list(policy.capacitated_types())
+    credited = instance.population * coverage.credit
+    if capacitated:
+        credited[:, capacitated] = coverage.served[:, capacitated]
+    coverage_value = float((credited * instance.weights).sum())
+    parts: dict[str, Any] = {"coverage": coverage_value}
+    value = coverage_value
+    if policy.has_circle:
+        share = np.where(coverage.covered, 1.0, 0.0)
+        if capacitated:
+            pop = instance.population[:, capacitated]
+            share[:, capacitated] = np.divide(coverage.served[:, capacitated], pop,
+                                              out=share[:, capacitated], where=pop > 0)
+        complete = share[:, list(policy.circle_types)].min(axis=1)
+        circle = float((complete * policy.circle_population).sum())
+        parts["complete_circle_population"] = circle
+        value += policy.circle_weight * circle
+    shortfalls = floor_shortfalls(instance, coverage)
+    parts["floor_shortfall"] = shortfalls
+    if policy.floor_mode == "soft":
+        value -= policy.floor_penalty * sum(shortfalls.values())
+    return value, parts
+
+
+def floor_shortfalls(instance: SitingInstance, coverage: UnitCoverage) -> dict[str, float]:
+    """People short of each equity floor or city-wide target (only positive entries)."""
+    policy = instance.policy
+    short: dict[str, float] = {}
+    for t, kind in enumerate(instance.types):
+        pop = instance.population[:, t]
+        served = coverage.served[:, t]
+        if policy.target(t) is not None:
+            gap = policy.target(t) * pop.sum() - served.sum()
+            if gap > 1e-6 * max(1.0, pop.sum()):
+                short[f"target[{kind.name}]"] = float(gap)
+        if policy.has_floors and policy.floor(t) is not None:
+            need = policy.floor(t) * np.bincount(policy.unit_group, weights=pop,
+                                                 minlength=len(policy.group_names))
+            have = np.bincount(policy.unit_group, weights=served,
+                               minlength=len(policy.group_names))
+            for c in np.nonzero(need - have > 1e-6 * np.maximum(1.0, need))[0]:
+                short[f"floor[{policy.group_names[c]}, {kind.name}]"] = float(
+                    need[c] - have[c])
+    return short
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,6 +159,7 @@ class SolverReport:
     reductions: dict[str, int]
     progress: tuple[ProgressEvent, ...] = ()
     warnings: tuple[str, ...] = ()
+    objective_parts: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)
@@ -233,6 +318,7 @@ class Plan:
                 "model": self.report.model_size,
                 "reductions": self.report.reductions,
             },
+            "objective_parts": self.report.objective_parts,
             "crs": self.instance.crs,
             "explanation": list(self.explanation),
             "warnings": list(self.report.warnings),

@@ -8,7 +8,7 @@ original instance, independently of the model.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -16,9 +16,16 @@ from optimizer.bounds import lagrangian_bound
 from optimizer.coverage import compute_reach
 from optimizer.heuristics import greedy_swap
 from optimizer.instance import ANY_TYPE, SitingInstance
-from optimizer.model import build_milp, full_solution
+from optimizer.model import MilpArrays, build_milp, full_solution
 from optimizer.reduce import ReducedProblem, reduce_problem
-from optimizer.results import Plan, SolverReport, evaluate_plan
+from optimizer.results import (
+    Plan,
+    SolverReport,
+    UnitCoverage,
+    evaluate_plan,
+    floor_shortfalls,
+    plan_objective,
+)
 from optimizer.solvers import get_backend
 from optimizer.solvers.base import ProgressEvent, SolveOptions, SolveStatus, relative_gap
 
@@ -87,10 +94,18 @@ def _integral_objective(problem: ReducedProblem) -> bool:
 
 
 def plan_violations(
-    instance: SitingInstance, site_index: np.ndarray, type_index: np.ndarray
+    instance: SitingInstance,
+    site_index: np.ndarray,
+    type_index: np.ndarray,
+    *,
+    coverage: UnitCoverage | None = None,
 ) -> list[str]:
-    """Constraints a plan breaks (empty list: feasible), checked on the original instance."""
+    """Constraints a plan breaks (empty list: feasible), checked on the original instance.
+
+    With ``coverage``, hard equity floors, city-wide targets and capacities are checked too.
+    """
     found = []
+    policy = instance.policy
     tolerance = 1e-9 * max(1.0, abs(instance.budget))
     costs = instance.site_cost[site_index, type_index]
     if not np.isfinite(costs).all():
@@ -113,7 +128,68 @@ def plan_violations(
             ftype.max_budget_share * instance.budget + tolerance
         ):
             found.append(f"'{ftype.name}' exceeds its budget share")
+    if policy.has_area_budgets:
+        spent = np.bincount(policy.site_area[site_index][policy.site_area[site_index] >= 0],
+                            weights=costs[policy.site_area[site_index] >= 0],
+                            minlength=len(policy.area_names))
+        for a in np.nonzero(spent > policy.area_budget * (1 + 1e-9) + 1e-9)[0]:
+            found.append(f"area '{policy.area_names[a]}' spends {spent[a]:,.0f} over its "
+                         f"budget {policy.area_budget[a]:,.0f}")
+    if coverage is not None:
+        for name, short in floor_shortfalls(instance, coverage).items():
+            if name.startswith("target") or policy.floor_mode == "hard":
+                found.append(f"{name} is {short:,.1f} people short")
+        if coverage.utilisation is not None and policy.site_capacity is not None:
+            capacity = policy.site_capacity[site_index, type_index]
+            use = coverage.utilisation[site_index]
+            over = np.isfinite(capacity) & (use > capacity * (1 + 1e-6) + 1e-6)
+            for j in np.nonzero(over)[0][:3]:
+                found.append(f"site {instance.site_ids[site_index[j]]} serves {use[j]:,.1f} "
+                             f"over its capacity {capacity[j]:,.1f}")
     return found
+
+
+def explain_policy_infeasibility(
+    instance: SitingInstance, problem: ReducedProblem, reach
+) -> list[str]:
+    """Why floors or targets cannot be met: out of reach, or beyond the budget."""
+    policy = instance.policy
+    reasons = []
+    for t, kind in enumerate(instance.types):
+        pop = instance.population[:, t]
+        reachable = problem.unit_group[:, t] != -1
+        requests = []
+        if policy.target(t) is not None:
+            requests.append((f"the city-wide target for '{kind.name}'", np.ones_like(
+                reachable), policy.target(t)))
+        if policy.has_floors and policy.floor(t) is not None:
+            for c, name in enumerate(policy.group_names):
+                requests.append((f"the floor for '{kind.name}' in {name}",
+                                 policy.unit_group == c, policy.floor(t)))
+        for what, members, share in requests:
+            total = float(pop[members].sum())
+            best = float(pop[members & reachable].sum())
+            if total > 0 and best < share * total * (1 - 1e-9):
+                reasons.append(
+                    f"{what} ({100 * share:.0f} %) cannot be met: at most "
+                    f"{100 * best / total:.1f} % live within {kind.radius_m:g} m of a "
+                    f"candidate or existing facility"
+                )
+    if reasons or policy.objective == "min_cost" or not (
+            (policy.has_floors and policy.floor_mode == "hard") or policy.has_targets):
+        return reasons
+    cheapest = solve(
+        SitingInstance(**{**instance.__dict__, "budget": np.inf,
+                          "policy": replace(policy, objective="min_cost")}),
+        time_limit_s=10.0, heuristic=False,
+    )
+    if cheapest.has_solution and cheapest.bound is not None:
+        reasons.append(
+            f"meeting the floors and targets costs at least {cheapest.bound:,.0f} "
+            f"(cheapest plan found: {cheapest.objective:,.0f}) but the budget is "
+            f"{instance.budget:,.0f}"
+        )
+    return reasons
 
 
 def solve(
@@ -195,55 +271,56 @@ def solve(
             time.perf_counter() - started, empty, empty, None, report, tuple(reasons),
         )
 
-    upper_bound = problem.upper_bound
-    best_columns: np.ndarray | None = None
-    best_value = -np.inf
+    policy = instance.policy
+    minimise = policy.objective == "min_cost"
+    capacitated = bool(policy.capacitated_types())
+    upper_bound = _trivial_bound(problem)
+    best: _Candidate | None = None
     heuristic_value: float | None = None
     heuristic_s = 0.0
-    source = "none"
-    if heuristic:
+    if heuristic and not minimise and not capacitated:
         found = greedy_swap(
             problem, time_limit_s=min(2.0, max(0.05, 0.1 * time_limit_s)), seed=seed
         )
         heuristic_s = found.runtime_s
-        if found.feasible and plan_violations(instance, *_decode(problem, found.columns)):
-            found = replace(found, feasible=False)
         if found.feasible:
-            best_columns, best_value = found.columns, found.objective
-            heuristic_value = found.objective
-            source = found.method
-            emit(ProgressEvent(found.method, time.perf_counter() - started, best_value,
+            candidate = _assess(instance, reach, problem, found.columns, None, found.method)
+            if not candidate.violations:
+                best = candidate
+                heuristic_value = candidate.value
+                emit(ProgressEvent(found.method, time.perf_counter() - started, best.value,
+                                   upper_bound))
+        if best is not None and policy.objective == "coverage" and not policy.has_circle \
+                and best.value < upper_bound:
+            upper_bound = min(upper_bound, lagrangian_bound(
+                problem, target=best.value, time_limit_s=min(1.0, 0.05 * time_limit_s)
+            ))
+            emit(ProgressEvent("lagrangian", time.perf_counter() - started, best.value,
                                upper_bound))
-
-    if heuristic and best_columns is not None and best_value < upper_bound:
-        upper_bound = min(upper_bound, lagrangian_bound(
-            problem, target=best_value, time_limit_s=min(1.0, 0.05 * time_limit_s)
-        ))
-        emit(ProgressEvent("lagrangian", time.perf_counter() - started, best_value,
-                           upper_bound))
     bound: float | None = upper_bound
     message = "heuristic only"
     solver_s = 0.0
     model_size: dict[str, int] = {}
     solver_status: SolveStatus | None = None
-    proven = best_columns is not None and best_value >= upper_bound - _TOLERANCE * max(
-        1.0, abs(upper_bound)
-    )
+    proven = best is not None and upper_bound is not None and best.value >= (
+        upper_bound - _TOLERANCE * max(1.0, abs(upper_bound)))
     if use_mip and not proven:
         milp = build_milp(problem)
         model_size = {"columns": milp.n_cols, "rows": milp.n_rows, "nonzeros": milp.matrix.nnz,
                       "integer": int(milp.integrality.sum())}
         build_s = time.perf_counter() - started - heuristic_s
         remaining = max(0.5, time_limit_s - (time.perf_counter() - started))
-        warm = full_solution(problem, best_columns) if best_columns is not None else None
+        warm = full_solution(problem, best.columns, milp) if best is not None else None
         solver_started = time.perf_counter() - started
 
         def emit_from_solver(event: ProgressEvent) -> None:
             bound_now = event.bound
             if bound_now is None or not np.isfinite(bound_now):
                 bound_now = upper_bound
+            elif upper_bound is not None:
+                bound_now = min(bound_now, upper_bound)
             emit(ProgressEvent(event.source, solver_started + event.elapsed_s,
-                               event.incumbent, min(bound_now, upper_bound)))
+                               event.incumbent, bound_now))
 
         options = SolveOptions(
             time_limit_s=remaining, mip_gap=mip_gap, threads=threads, seed=seed,
@@ -253,73 +330,73 @@ def solve(
         solver_s = result.runtime_s
         solver_status = result.status
         message = result.message
+        tolerance = _TOLERANCE * max(1.0, abs(best.value)) if best is not None else 0.0
         contradicted = (
             result.status == SolveStatus.OPTIMAL
             and result.objective is not None
-            and best_columns is not None
-            and best_value > result.objective + _TOLERANCE * max(1.0, abs(best_value))
+            and best is not None
+            and best.value > result.objective + tolerance
         )
         if contradicted:
             # Seen with CBC 2.10.3's preprocessing: "optimal" below a plan we hold.
             warnings.append(
                 f"{backend.name} claimed optimal {result.objective:,.6g} below the known plan "
-                f"{best_value:,.6g}; its status and bound are ignored"
+                f"{best.value:,.6g}; its status and bound are ignored"
             )
             solver_status = SolveStatus.FEASIBLE
         elif result.bound is not None and result.status != SolveStatus.ERROR:
-            bound = min(upper_bound, result.bound)
+            bound = result.bound if upper_bound is None else min(upper_bound, result.bound)
         if result.values is not None and result.objective is not None:
             columns = np.nonzero(result.values[: milp.n_x] > 0.5)[0]
-            broken = plan_violations(instance, *_decode(problem, columns))
-            if broken:
-                warnings.append(f"{backend.name} returned an infeasible plan: {broken[0]}")
-            elif result.objective > best_value + _TOLERANCE * max(1.0, abs(best_value)) or (
-                best_columns is None
-            ):
-                best_columns, best_value = columns, result.objective
-                source = backend.name
+            candidate = _assess(instance, reach, problem, columns, (milp, result.values),
+                                backend.name)
+            if candidate.violations:
+                warnings.append(
+                    f"{backend.name} returned an infeasible plan: {candidate.violations[0]}")
+            elif best is None or candidate.value > best.value + tolerance:
+                if abs(candidate.value - result.objective) > 1e-6 * max(1.0, abs(
+                        candidate.value)):
+                    warnings.append(f"model objective {result.objective:.6g} differs from "
+                                    f"re-evaluated {candidate.value:.6g}")
+                best = candidate
     elif proven:
         message = "heuristic reached the trivial upper bound"
 
     runtime = time.perf_counter() - started
-    if best_columns is None:
+    if best is None:
         if solver_status == SolveStatus.INFEASIBLE:
             status = SolveStatus.INFEASIBLE
         elif solver_status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
             status = SolveStatus.ERROR  # the solver's plan broke a constraint (see warnings)
         else:
             status = solver_status or SolveStatus.NO_SOLUTION
-        report = SolverReport(backend.name, message, source, build_s, heuristic_s, solver_s,
+        report = SolverReport(backend.name, message, "none", build_s, heuristic_s, solver_s,
                               heuristic_value, model_size, problem.stats, tuple(events),
                               tuple(warnings))
-        explanation = ("the solver proved the constraints infeasible",) if (
-            status == SolveStatus.INFEASIBLE) else ()
-        return Plan(instance, status, None, bound, None, runtime, empty, empty, None, report,
-                    explanation)
+        explanation: tuple[str, ...] = ()
+        if status == SolveStatus.INFEASIBLE:
+            explanation = tuple(explain_policy_infeasibility(instance, problem, reach)) or (
+                "the solver proved the constraints infeasible",)
+        return Plan(instance, status, None, _report_scale(bound, minimise), None, runtime,
+                    empty, empty, None, report, explanation)
 
-    site_index, type_index = _decode(problem, best_columns)
-    coverage = evaluate_plan(instance, reach, site_index, type_index)
-    objective = float((coverage.covered * instance.population * instance.weights).sum())
-    if abs(objective - best_value) > 1e-6 * max(1.0, abs(objective)):
-        warnings.append(
-            f"model objective {best_value:.6g} differs from re-evaluated {objective:.6g}"
-        )
     if solver_status == SolveStatus.INFEASIBLE:
         warnings.append("the solver reported infeasible but a feasible plan was found")
-    if bound is not None and _integral_objective(problem):
+    if bound is not None and _integral_objective(problem) and not minimise and (
+            policy.is_plain or (policy.has_area_budgets and not policy.has_circle)):
         # Every weight is whole, so no plan can score a fraction above the floor.
         bound = float(np.floor(bound + 1e-6))
-    if bound is not None and bound < objective:
-        bound = objective
-    gap = relative_gap(objective, bound)
-    if proven or solver_status == SolveStatus.OPTIMAL:
-        status = SolveStatus.OPTIMAL
-    else:
-        status = SolveStatus.FEASIBLE
+    if bound is not None and bound < best.value:
+        bound = best.value
+    status = SolveStatus.OPTIMAL if (proven or solver_status == SolveStatus.OPTIMAL) \
+        else SolveStatus.FEASIBLE
+    objective = _report_scale(best.value, minimise)
+    reported_bound = _report_scale(bound, minimise)
+    gap = relative_gap(best.value, bound)
     report = SolverReport(
         backend=backend.name,
         message=message,
-        source=source,
+        source=best.source,
         build_s=build_s,
         heuristic_s=heuristic_s,
         solver_s=solver_s,
@@ -328,17 +405,95 @@ def solve(
         reductions=problem.stats,
         progress=tuple(events),
         warnings=tuple(warnings),
+        objective_parts=best.parts,
     )
-    order = np.lexsort((site_index, type_index))
+    order = np.lexsort((best.site_index, best.type_index))
     return Plan(
         instance=instance,
         status=status,
         objective=objective,
-        bound=bound,
+        bound=reported_bound,
         gap=gap,
         runtime_s=runtime,
-        site_index=site_index[order],
-        type_index=type_index[order],
-        coverage=coverage,
+        site_index=best.site_index[order],
+        type_index=best.type_index[order],
+        coverage=best.coverage,
         report=report,
     )
+
+
+@dataclass(frozen=True, eq=False)
+class _Candidate:
+    """A plan under consideration, scored on the original instance."""
+
+    columns: np.ndarray
+    site_index: np.ndarray
+    type_index: np.ndarray
+    coverage: UnitCoverage
+    value: float
+    parts: dict
+    violations: list[str]
+    source: str
+
+
+def _assess(instance: SitingInstance, reach, problem: ReducedProblem,
+            columns: np.ndarray, solved: tuple | None, source: str) -> _Candidate:
+    """Decode, check every constraint, and score a plan independently of the model."""
+    site_index, type_index = _decode(problem, columns)
+    served = utilisation = None
+    if solved is not None and instance.policy.capacitated_types():
+        served, utilisation = _assignment(instance, problem, *solved)
+    coverage = evaluate_plan(instance, reach, site_index, type_index, served=served,
+                             utilisation=utilisation)
+    violations = plan_violations(instance, site_index, type_index, coverage=coverage)
+    if instance.policy.objective == "min_cost":
+        cost = float(instance.site_cost[site_index, type_index].sum())
+        value, parts = -cost, {"cost": cost}
+    else:
+        value, parts = plan_objective(instance, coverage)
+    return _Candidate(columns, site_index, type_index, coverage, value, parts, violations,
+                      source)
+
+
+def _assignment(instance: SitingInstance, problem: ReducedProblem, milp: MilpArrays,
+                values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """People served per unit and type, and use per site, from the assignment variables."""
+    layout = milp.layout
+    assert layout is not None
+    amount = np.clip(values[layout.assignment], 0.0, None)
+    group_served = np.bincount(layout.assignment_group, weights=amount,
+                               minlength=problem.n_groups)
+    share = np.divide(group_served, problem.group_population,
+                      out=np.zeros(problem.n_groups), where=problem.group_population > 0)
+    served = instance.population * 0.0
+    for t in instance.policy.capacitated_types():
+        groups = problem.unit_group[:, t]
+        inside = groups >= 0
+        served[inside, t] = instance.population[inside, t] * np.minimum(
+            share[groups[inside]], 1.0)
+        served[groups == -2, t] = instance.population[groups == -2, t]
+    uncapacitated = [t for t in range(instance.n_types)
+                     if t not in instance.policy.capacitated_types()]
+    if uncapacitated:
+        served[:, uncapacitated] = np.nan  # filled from coverage by evaluate_plan's caller
+    use = np.bincount(problem.column_site[layout.assignment_column], weights=amount,
+                      minlength=instance.n_sites)
+    return served, use
+
+
+def _trivial_bound(problem: ReducedProblem) -> float | None:
+    """A valid upper bound on the model objective, or None (least-cost mode)."""
+    policy = problem.instance.policy
+    if policy.objective == "min_cost":
+        return None
+    bound = problem.upper_bound
+    if policy.has_circle:
+        bound += policy.circle_weight * float(policy.circle_population.sum())
+    return bound
+
+
+def _report_scale(value: float | None, minimise: bool) -> float | None:
+    """Internal values are maximised; least-cost plans report the cost itself."""
+    if value is None or not minimise:
+        return value
+    return -value
