@@ -217,6 +217,16 @@ class Plan:
                 "y": inst.site_xy[self.site_index, 1],
             }
         )
+        capacity = inst.policy.site_capacity
+        if capacity is not None and self.coverage is not None and (
+                self.coverage.utilisation is not None):
+            cap = capacity[self.site_index, self.type_index]
+            used = np.where(np.isfinite(cap), self.coverage.utilisation[self.site_index],
+                            np.nan)
+            frame["capacity"] = cap
+            frame["served"] = used
+            frame["utilisation_pct"] = np.where(cap > 0, 100.0 * used / np.where(
+                cap > 0, cap, 1.0), np.nan)
         attributes = inst.site_attributes
         if attributes is not None and len(attributes.columns):
             extra = attributes.iloc[self.site_index].reset_index(drop=True)
@@ -231,10 +241,11 @@ class Plan:
         for t, ftype in enumerate(inst.types):
             pop = inst.population[:, t]
             total = float(pop.sum())
-            before = after = 0.0
+            before = after = served = 0.0
             if self.coverage is not None:
                 before = float(pop[self.coverage.covered_existing[:, t]].sum())
                 after = float(pop[self.coverage.covered[:, t]].sum())
+                served = float(self.coverage.served[:, t].sum())
             chosen = self.type_index == t
             rows.append(
                 {
@@ -248,6 +259,8 @@ class Plan:
                     "newly_covered": after - before,
                     "coverage_pct": 100.0 * after / total if total > 0 else 0.0,
                     "coverage_existing_pct": 100.0 * before / total if total > 0 else 0.0,
+                    "served": served,
+                    "served_pct": 100.0 * served / total if total > 0 else 0.0,
                     "new_sites": int(chosen.sum()),
                     "cost": float(
                         inst.site_cost[self.site_index[chosen], self.type_index[chosen]].sum()
@@ -286,8 +299,36 @@ class Plan:
                 "serving_id": ids,
                 "serving_kind": kind,
                 "distance_m": self.coverage.distance_m.ravel(),
+                "served": self.coverage.served.ravel(),
+                "credit": self.coverage.credit.ravel(),
             }
         )
+
+    def coverage_by_group(self, column: str) -> pd.DataFrame:
+        """Per group of a demand column (community, street...) and type: population,
+        covered, served, unserved and coverage %."""
+        inst = self.instance
+        attributes = inst.demand_attributes
+        if attributes is None or column not in attributes.columns or self.coverage is None:
+            return pd.DataFrame()
+        frames = []
+        for t, kind in enumerate(inst.types):
+            pop = inst.population[:, t]
+            frame = pd.DataFrame({
+                column: attributes[column].to_numpy(),
+                "population": pop,
+                "covered": pop * self.coverage.covered[:, t],
+                "served": self.coverage.served[:, t],
+            }).groupby(column, sort=True).sum()
+            frame["unserved"] = frame["population"] - frame["served"]
+            frame["coverage_pct"] = 100 * frame["covered"] / frame["population"].where(
+                frame["population"] > 0)
+            frame["served_pct"] = 100 * frame["served"] / frame["population"].where(
+                frame["population"] > 0)
+            frames.append(frame.reset_index().assign(type=kind.name))
+        table = pd.concat(frames, ignore_index=True)
+        return table[["type", column, "population", "covered", "served", "unserved",
+                      "coverage_pct", "served_pct"]]
 
     def summary(self) -> dict[str, Any]:
         """The ``summary.json`` content (a public contract: keys are only ever added)."""
@@ -306,6 +347,7 @@ class Plan:
             "population": {t: float(by_type.loc[t, "population"]) for t in names},
             "coverage_pct": {t: float(by_type.loc[t, "coverage_pct"]) for t in names},
             "new_sites": {t: int(by_type.loc[t, "new_sites"]) for t in names},
+            "served": {t: float(by_type.loc[t, "served"]) for t in names},
             "runtime_s": self.runtime_s,
             "solver": {
                 "backend": self.report.backend,

@@ -175,8 +175,8 @@ def explain_policy_infeasibility(
                     f"{100 * best / total:.1f} % live within {kind.radius_m:g} m of a "
                     f"candidate or existing facility"
                 )
-    if reasons or policy.objective == "min_cost" or not (
-            (policy.has_floors and policy.floor_mode == "hard") or policy.has_targets):
+    hard_requests = (policy.has_floors and policy.floor_mode == "hard") or policy.has_targets
+    if reasons or not hard_requests or not np.isfinite(instance.budget):
         return reasons
     cheapest = solve(
         SitingInstance(**{**instance.__dict__, "budget": np.inf,

@@ -7,6 +7,7 @@ Exit codes: 0 solved (optimal or feasible at a limit), 2 bad input (one line per
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -74,13 +75,26 @@ def _solve(args: argparse.Namespace) -> int:
         return EXIT_NO_SOLUTION
     table = plan.coverage_by_type()
     gap = f"{100 * plan.gap:.3f}%" if plan.gap is not None else "n/a"
-    print(f"{result.spec.name}: {plan.status}, objective {plan.objective:,.1f}, "
+    what = "cost" if result.spec.policy.objective == "min_cost" else "objective"
+    budget = f"{plan.instance.budget:,.0f}" if math.isfinite(plan.instance.budget) \
+        else "no budget limit"
+    print(f"{result.spec.name}: {plan.status}, {what} {plan.objective:,.1f}, "
           f"bound {plan.bound:,.1f}, gap {gap}, cost {plan.total_cost:,.0f} of "
-          f"{plan.instance.budget:,.0f}, {plan.runtime_s:.2f} s")
+          f"{budget}, {plan.runtime_s:.2f} s")
     for row in table.itertuples():
+        served = (f", served {row.served:,.0f} ({row.served_pct:.1f}%)"
+                  if abs(row.served - row.covered) > 0.5 else "")
         print(f"  {row.type:<12} {row.new_sites:>4} new sites  covered {row.covered:>12,.0f} "
               f"of {row.population:,.0f} ({row.coverage_pct:.1f}%), newly "
-              f"{row.newly_covered:,.0f}")
+              f"{row.newly_covered:,.0f}{served}")
+    parts = plan.report.objective_parts
+    if "complete_circle_population" in parts:
+        print(f"  complete life circle: {parts['complete_circle_population']:,.0f} residents")
+    shortfalls = sorted(parts.get("floor_shortfall", {}).items(), key=lambda kv: -kv[1])
+    for name, short in shortfalls[:5]:
+        print(f"  short of {name}: {short:,.0f} people")
+    if len(shortfalls) > 5:
+        print(f"  ... {len(shortfalls) - 5} more floors not met (summary.json)")
     print(f"results in {paths['summary'].parent}")
     return EXIT_OK
 

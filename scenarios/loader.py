@@ -21,6 +21,7 @@ from optimizer.io import (
     read_table,
     require_columns,
 )
+from optimizer.policy import Policy
 from optimizer.projection import (
     WGS84,
     cgcs2000_gk_crs_for,
@@ -329,6 +330,7 @@ def build_instance(spec: ScenarioSpec) -> SitingInstance:
         pairs = _distance_pairs(
             spec.distances, {d: i for i, d in enumerate(demand.ids)}, targets, problems
         )
+    policy = _policy(spec, demand, sites, costs, problems, notes)
     problems.raise_if_any()
     assert demand is not None and sites is not None
 
@@ -345,7 +347,7 @@ def build_instance(spec: ScenarioSpec) -> SitingInstance:
     types = tuple(
         FacilityType(
             name=t.name, radius_m=t.radius_m, weight=t.weight, population=t.population,
-            max_sites=t.max_sites, max_budget_share=t.max_budget_share,
+            max_sites=t.max_sites, max_budget_share=t.max_budget_share, bands=t.bands,
         )
         for t in spec.types
     )
@@ -373,7 +375,68 @@ def build_instance(spec: ScenarioSpec) -> SitingInstance:
             sites, {spec.sites.column("id")} | {t.cost for t in spec.types}
         ),
         notes=tuple(notes),
+        policy=policy,
     )
+
+
+def _policy(spec: ScenarioSpec, demand: _Points | None, sites: _Points | None,
+            costs: np.ndarray, problems: ProblemCollector, notes: list[str]) -> Policy:
+    """The ``[policy]`` section and per-type capacities, checked against the tables."""
+    ps = spec.policy
+    names = [t.name for t in spec.types]
+    kwargs: dict[str, object] = {"objective": ps.objective, "floor_mode": ps.floor_mode,
+                                 "floor_penalty": ps.floor_penalty}
+    kwargs["floor_share"] = tuple(ps.floors.get(n) for n in names)
+    kwargs["target_share"] = tuple(ps.targets.get(n) for n in names)
+    if demand is not None and ps.group_by is not None and require_columns(
+            demand.frame, [ps.group_by], label=spec.demand.label, problems=problems):
+        raw = demand.frame[ps.group_by].astype(str).str.strip()
+        for row in np.nonzero((raw == "").to_numpy())[0][:5]:
+            problems.add("blank group", file=spec.demand.label, row=int(row) + 1,
+                         column=ps.group_by)
+        codes, uniques = pd.factorize(raw, sort=True)
+        kwargs["unit_group"] = codes.astype(np.int64)
+        kwargs["group_names"] = tuple(str(u) for u in uniques)
+    if ps.circle_types and demand is not None and ps.circle_population is not None and (
+            require_columns(demand.frame, [ps.circle_population], label=spec.demand.label,
+                            problems=problems)):
+        kwargs["circle_types"] = tuple(names.index(t) for t in ps.circle_types if t in names)
+        kwargs["circle_weight"] = ps.circle_weight
+        kwargs["circle_population"] = numeric_column(
+            demand.frame, ps.circle_population, label=spec.demand.label, problems=problems)
+    if ps.area_column is not None and sites is not None and require_columns(
+            sites.frame, [ps.area_column], label=spec.sites.label, problems=problems):
+        raw = sites.frame[ps.area_column].astype(str).str.strip()
+        areas = list(ps.area_budgets)
+        present = set(raw)
+        for area in areas:
+            if area not in present:
+                problems.add(f"policy.area_budgets: no site has {ps.area_column} = '{area}'",
+                             file=spec.sites.label, column=ps.area_column)
+        code = raw.map({a: i for i, a in enumerate(areas)}).fillna(-1).to_numpy(np.int64)
+        if (code < 0).any():
+            notes.append(f"{int((code < 0).sum())} sites lie in areas without an area budget "
+                         f"(only the total budget applies to them)")
+        kwargs["site_area"] = code
+        kwargs["area_names"] = tuple(areas)
+        kwargs["area_budget"] = np.array([ps.area_budgets[a] for a in areas], dtype=float)
+    capacitated = [t for t in spec.types if t.capacity is not None]
+    if capacitated and sites is not None and len(costs) and require_columns(
+            sites.frame, [t.capacity for t in capacitated], label=spec.sites.label,
+            problems=problems):
+        capacity = np.full(costs.shape, np.nan)
+        for t, kind in enumerate(spec.types):
+            if kind.capacity is None:
+                continue
+            values = numeric_column(sites.frame, kind.capacity, label=spec.sites.label,
+                                    problems=problems, allow_blank=True)
+            missing = np.isfinite(costs[:, t]) & ~np.isfinite(values)
+            for row in np.nonzero(missing)[0][:5]:
+                problems.add(f"site can become '{kind.name}' but its capacity is blank",
+                             file=spec.sites.label, row=int(row) + 1, column=kind.capacity)
+            capacity[:, t] = values * kind.capacity_factor
+        kwargs["site_capacity"] = capacity
+    return Policy(**kwargs)  # type: ignore[arg-type]
 
 
 FAR_OUTSIDE_M = 5_000.0

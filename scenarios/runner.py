@@ -112,7 +112,9 @@ def _json_safe(value: Any) -> Any:
 
 
 def write_outputs(result: ScenarioResult, out_dir: str | Path) -> dict[str, Path]:
-    """Write ``summary.json``, ``sites.csv``, ``coverage.csv`` and ``coverage_by_type.csv``."""
+    """Write ``summary.json``, ``sites.csv``, ``coverage.csv``, ``coverage_by_type.csv`` and,
+    where the demand has a grouping column (``policy.group_by`` or ``community_id``),
+    ``coverage_by_group.csv``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -128,4 +130,11 @@ def write_outputs(result: ScenarioResult, out_dir: str | Path) -> dict[str, Path
     result.plan.chosen_sites().to_csv(paths["sites"], index=False)
     result.plan.unit_coverage().to_csv(paths["coverage"], index=False)
     result.plan.coverage_by_type().to_csv(paths["coverage_by_type"], index=False)
+    group_by = result.spec.policy.group_by
+    if group_by is None and result.instance.demand_attributes is not None and (
+            "community_id" in result.instance.demand_attributes.columns):
+        group_by = "community_id"
+    if group_by is not None:
+        paths["coverage_by_group"] = out / "coverage_by_group.csv"
+        result.plan.coverage_by_group(group_by).to_csv(paths["coverage_by_group"], index=False)
     return paths

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import tomllib
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +32,13 @@ TABLE_OPTIONS = {"path", "encoding", "layer", "coordinates"}
 
 TOP_LEVEL_KEYS = {
     "name", "description", "budget", "crs", "types", "solver", "force_open", "exclude",
-    "metric_crs", "walking_speed_m_per_min", "network", *TABLE_ROLES,
+    "metric_crs", "walking_speed_m_per_min", "network", "policy", *TABLE_ROLES,
 }
 TYPE_KEYS = {"population", "radius_m", "radius_min", "speed_m_per_min", "cost", "weight",
-             "max_sites", "max_budget_share", "min_area_m2", "label"}
+             "max_sites", "max_budget_share", "min_area_m2", "label", "capacity",
+             "capacity_factor", "bands"}
+POLICY_KEYS = {"objective", "group_by", "floors", "floor_mode", "floor_penalty", "targets",
+               "complete_circle", "area_budgets"}
 NETWORK_KEYS = {"path", "max_snap_m", "exclude_highways", "layer", "encoding", "cache"}
 DEFAULT_WALKING_SPEED = 60.0
 """Metres per minute: 15 minutes = 900 m, as commonly used with GB 50180-2018."""
@@ -84,6 +88,26 @@ class TypeSpec:
     label: str | None = None
     min_area_m2: float | None = None
     radius_min: float | None = None
+    capacity: str | None = None
+    capacity_factor: float = 1.0
+    bands: tuple[tuple[float, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """The ``[policy]`` section (see :mod:`optimizer.policy`)."""
+
+    objective: str = "coverage"
+    group_by: str | None = None
+    floors: dict[str, float] = field(default_factory=dict)
+    floor_mode: str = "hard"
+    floor_penalty: float = 1.0
+    targets: dict[str, float] = field(default_factory=dict)
+    circle_types: tuple[str, ...] = ()
+    circle_weight: float = 0.0
+    circle_population: str | None = None
+    area_column: str | None = None
+    area_budgets: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -116,6 +140,7 @@ class ScenarioSpec:
     description: str = ""
     metric_crs: str = "auto"
     network: NetworkSpec | None = None
+    policy: PolicySpec = field(default_factory=PolicySpec)
 
 
 def _number(
@@ -244,6 +269,15 @@ def _types(raw: Any, label: str, problems: ProblemCollector,
         min_area = body.get("min_area_m2")
         if min_area is not None:
             min_area = _number(min_area, f"{where}.min_area_m2", problems, label)
+        capacity = body.get("capacity")
+        if capacity is not None and not isinstance(capacity, str):
+            problems.add(f"'{where}.capacity' must be a sites column name", file=label)
+            capacity = None
+        factor = _number(body.get("capacity_factor", 1.0), f"{where}.capacity_factor",
+                         problems, label) or 1.0
+        bands = _bands(body.get("bands", []), where, radius, problems, label)
+        if bands and capacity is not None:
+            problems.add(f"[{where}] cannot combine 'bands' with 'capacity' yet", file=label)
         weight = _number(body.get("weight", 1.0), f"{where}.weight", problems, label)
         max_sites = body.get("max_sites")
         if max_sites is not None:
@@ -272,9 +306,118 @@ def _types(raw: Any, label: str, problems: ProblemCollector,
                 label=body.get("label"),
                 min_area_m2=min_area,
                 radius_min=radius_min,
+                capacity=capacity,
+                capacity_factor=factor,
+                bands=bands,
             )
         )
     return tuple(specs)
+
+
+def _bands(raw: Any, where: str, radius: float | None, problems: ProblemCollector,
+           label: str) -> tuple[tuple[float, float], ...]:
+    """``bands = [[500, 0.5], [800, 0.25]]``: radii increasing, credits decreasing in (0,1)."""
+    if raw in ([], None):
+        return ()
+    shaped = isinstance(raw, list) and all(
+        isinstance(b, list) and len(b) == 2
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in b)
+        for b in raw
+    )
+    if not shaped:
+        problems.add(f"'{where}.bands' must be a list of [radius_m, credit] pairs", file=label)
+        return ()
+    bands = tuple((float(r), float(c)) for r, c in raw)
+    radii = [radius or 0.0] + [r for r, _ in bands]
+    credits = [1.0] + [c for _, c in bands]
+    if any(b <= a for a, b in pairwise(radii)):
+        problems.add(f"'{where}.bands' radii must increase beyond the radius", file=label)
+    if any(not 0 < c < 1 for c in credits[1:]) or any(
+            b >= a for a, b in pairwise(credits)):
+        problems.add(f"'{where}.bands' credits must decrease, between 0 and 1", file=label)
+    return bands
+
+
+def _policy(raw: Any, type_names: set[str], label: str,
+            problems: ProblemCollector) -> PolicySpec:
+    if raw is None:
+        return PolicySpec()
+    if not isinstance(raw, dict):
+        problems.add("[policy] must be a table", file=label)
+        return PolicySpec()
+    unknown = set(raw) - POLICY_KEYS
+    if unknown:
+        problems.add(f"unknown keys in [policy]: {', '.join(sorted(unknown))} "
+                     f"(allowed: {', '.join(sorted(POLICY_KEYS))})", file=label)
+    objective = str(raw.get("objective", "coverage"))
+    if objective not in ("coverage", "min_cost"):
+        problems.add(f"'policy.objective' must be coverage or min_cost, got {objective!r}",
+                     file=label)
+    shares: dict[str, dict[str, float]] = {}
+    for key in ("floors", "targets"):
+        table = raw.get(key, {})
+        shares[key] = {}
+        if not isinstance(table, dict):
+            problems.add(f"'policy.{key}' must map type names to shares", file=label)
+            continue
+        for type_name, share in table.items():
+            if type_name not in type_names:
+                problems.add(f"policy.{key}: unknown type '{type_name}'", file=label)
+                continue
+            value = _number(share, f"policy.{key}.{type_name}", problems, label)
+            if value is not None and value > 1:
+                problems.add(f"'policy.{key}.{type_name}' is a share: at most 1, got {value}",
+                             file=label)
+            elif value is not None:
+                shares[key][type_name] = value
+    group_by = raw.get("group_by")
+    if shares["floors"] and not isinstance(group_by, str):
+        problems.add("policy.floors needs 'group_by' (a demand column such as "
+                     "community_id)", file=label)
+    mode = str(raw.get("floor_mode", "hard"))
+    if mode not in ("hard", "soft"):
+        problems.add(f"'policy.floor_mode' must be hard or soft, got {mode!r}", file=label)
+    penalty = _number(raw.get("floor_penalty", 1.0), "policy.floor_penalty", problems, label)
+    circle = raw.get("complete_circle", {})
+    circle_types: tuple[str, ...] = ()
+    circle_weight, circle_population = 0.0, None
+    if circle:
+        if not isinstance(circle, dict) or not isinstance(circle.get("types"), list):
+            problems.add("'policy.complete_circle' needs types = [...], weight and "
+                         "population", file=label)
+        else:
+            circle_types = tuple(str(t) for t in circle["types"])
+            for type_name in circle_types:
+                if type_name not in type_names:
+                    problems.add(f"policy.complete_circle: unknown type '{type_name}'",
+                                 file=label)
+            circle_weight = _number(circle.get("weight", 1.0), "policy.complete_circle.weight",
+                                    problems, label) or 0.0
+            circle_population = circle.get("population")
+            if not isinstance(circle_population, str):
+                problems.add("'policy.complete_circle.population' must be a demand column",
+                             file=label)
+    areas = raw.get("area_budgets", {})
+    area_column, area_budgets = None, {}
+    if areas:
+        if not isinstance(areas, dict) or not isinstance(areas.get("column"), str) or not (
+                isinstance(areas.get("budgets"), dict)):
+            problems.add("'policy.area_budgets' needs column = \"...\" and budgets = {...}",
+                         file=label)
+        else:
+            area_column = areas["column"]
+            for area, amount in areas["budgets"].items():
+                value = _number(amount, f"policy.area_budgets.budgets.{area}", problems, label)
+                if value is not None:
+                    area_budgets[str(area)] = value
+    return PolicySpec(
+        objective=objective, group_by=group_by if isinstance(group_by, str) else None,
+        floors=shares["floors"], floor_mode=mode,
+        floor_penalty=1.0 if penalty is None else penalty, targets=shares["targets"],
+        circle_types=circle_types, circle_weight=circle_weight,
+        circle_population=circle_population if isinstance(circle_population, str) else None,
+        area_column=area_column, area_budgets=area_budgets,
+    )
 
 
 def _solver(raw: Any, label: str, problems: ProblemCollector) -> SolverSpec:
@@ -314,10 +457,13 @@ def parse_scenario(data: dict[str, Any], *, base: Path, label: str,
             f"(allowed: {', '.join(sorted(TOP_LEVEL_KEYS))})",
             file=label,
         )
+    least_cost = isinstance(data.get("policy"), dict) and data["policy"].get(
+        "objective") == "min_cost"
     for required in ("budget", "demand", "sites", "types"):
-        if required not in data:
+        if required not in data and not (required == "budget" and least_cost):
             problems.add(f"missing required key '{required}'", file=label)
-    budget = _number(data.get("budget", 0), "budget", problems, label)
+    budget = (math.inf if least_cost and "budget" not in data
+              else _number(data.get("budget", 0), "budget", problems, label))
     tables = {
         role: _table(data[role], role, base, label, problems)
         for role in TABLE_ROLES
@@ -374,6 +520,7 @@ def parse_scenario(data: dict[str, Any], *, base: Path, label: str,
     for site in sorted(both):
         problems.add(f"site {site} is both in force_open and exclude", file=label)
     solver = _solver(data.get("solver"), label, problems)
+    policy = _policy(data.get("policy"), {t.name for t in types}, label, problems)
     problems.raise_if_any()
     return ScenarioSpec(
         name=str(data.get("name", name)),
@@ -392,6 +539,7 @@ def parse_scenario(data: dict[str, Any], *, base: Path, label: str,
         metric_crs=metric_crs if metric_crs.lower() not in ("auto", "utm", "cgcs2000")
         else metric_crs.lower(),
         network=network,
+        policy=policy,
     )
 
 

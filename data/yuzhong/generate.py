@@ -1036,6 +1036,65 @@ def write_scenarios():
         (OUT / f"{stem}.toml").write_text(text, encoding="utf-8")
 
 
+
+POLICY_SCENARIOS = {
+    "yuzhong-capacity": (
+        "Capacity-aware: a canteen serves its seats x 2 sittings, a childcare room its "
+        "places; the objective counts people actually served",
+        30_000_000, 'capacity = "seats_canteen"\ncapacity_factor = 2',
+        'capacity = "places_childcare"', "", ""),
+    "yuzhong-equity-floors": (
+        "Equity floors: every community gets at least 40 % park coverage and 80 % canteen "
+        "coverage of its residents aged 60+ (soft: 5 per person short)",
+        30_000_000, "", "", "",
+        '[policy]\ngroup_by = "community_id"\nfloor_mode = "soft"\nfloor_penalty = 5\n'
+        "floors = { park = 0.4, canteen = 0.8 }\n"),
+    "yuzhong-complete-circle": (
+        "Complete life circle: a bonus of 1 per resident with a park, a canteen and a "
+        "childcare room all within reach",
+        30_000_000, "", "", "",
+        '[policy]\ncomplete_circle = { types = ["park", "canteen", "childcare"], weight = 1.0, '
+        'population = "pop_total" }\n'),
+    "yuzhong-distance-decay": (
+        "Distance decay: full credit within the radius, half credit for parks up to 500 m "
+        "and canteens up to 800 m",
+        30_000_000, "", "", "bands = [[500, 0.5]]", ""),
+    "yuzhong-least-cost": (
+        "Least cost: the cheapest plan covering 40 % of residents with a park, 95 % of "
+        "residents aged 60+ with a canteen and 30 % of children under 3 with childcare",
+        None, "", "", "",
+        '[policy]\nobjective = "min_cost"\ntargets = { park = 0.4, canteen = 0.95, '
+        "childcare = 0.3 }\n"),
+    "yuzhong-street-budgets": (
+        "Budgets by subdistrict: 2.5 M CNY for each of the 11 subdistricts (27.5 M in all)",
+        30_000_000, "", "", "",
+        '[policy]\narea_budgets = { column = "street_en", budgets = { ' + ", ".join(
+            f'"{name[1]} Subdistrict" = 2500000' for name in STREETS) + " } }\n"),
+}
+
+
+def write_policy_scenarios():
+    for stem, (description, budget, canteen, childcare, park, policy) in (
+            POLICY_SCENARIOS.items()):
+        head = SCENARIO_HEAD.format(name=stem, description="SYNTHETIC Yuzhong-like city. "
+                                    + description, budget=budget or 0) + NETWORK_LINE
+        if budget is None:
+            head = "\n".join(line for line in head.splitlines() if not line.startswith(
+                "budget")) + "\n"
+        types = TYPES.format(r_park=300, r_canteen=500, r_childcare=300, w_canteen=1.5,
+                             park_share="")
+        types = types.replace('cost = "cost_canteen"', 'cost = "cost_canteen"\n' + canteen
+                              if canteen else 'cost = "cost_canteen"')
+        types = types.replace('cost = "cost_childcare"', 'cost = "cost_childcare"\n'
+                              + childcare if childcare else 'cost = "cost_childcare"')
+        if park:
+            types = types.replace('cost = "cost_park"', 'cost = "cost_park"\n' + park)
+            types = types.replace('cost = "cost_canteen"', 'cost = "cost_canteen"\n'
+                                  "bands = [[800, 0.5]]")
+        text = head + types + ("\n" + policy if policy else "")
+        (OUT / f"{stem}.toml").write_text(text, encoding="utf-8")
+
+
 # ---------------------------------------------------------------------------------------
 # Checks and the main entry point
 # ---------------------------------------------------------------------------------------
@@ -1110,6 +1169,9 @@ def main():
     ctab = ctab[["community_id", "name_zh", "name_en", "street_zh", "street_en", "population",
                  "pop_60plus", "pop_0_14", "pop_0_3", "units"]]
 
+    street_of = {c["community_id"]: c["street_en"] for c in comms}
+    sites.insert(int(sites.columns.get_loc("community_id")) + 1, "street_en",
+                 sites["community_id"].map(street_of))
     csv = {"index": False, "lineterminator": "\n", "encoding": "utf-8"}
     ctab.to_csv(OUT / "communities.csv", **csv)
     demand.to_csv(OUT / "demand.csv", float_format="%.1f", **csv)
@@ -1122,6 +1184,7 @@ def main():
     G = write_graphml(net, links, z, OUT / "streets.graphml")
     write_boundary(OUT / "boundary.geojson")
     write_scenarios()
+    write_policy_scenarios()
 
     hw = pd.Series([lk["highway"] for lk in links]).value_counts()
     deg = pd.Series([lk["a"] for lk in links] + [lk["b"] for lk in links]).value_counts()
