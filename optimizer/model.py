@@ -231,10 +231,14 @@ def build_milp(problem: ReducedProblem) -> MilpArrays:
     instance = problem.instance
     policy = instance.policy
     minimise = policy.objective == "min_cost"
+    maxmin = policy.objective == "maxmin"
     asm = _Assembly()
     n_x = problem.n_columns
     x = asm.add_variables(n_x, integer=True,
                           objective=-problem.column_cost if minimise else 0.0)
+    if maxmin:
+        minimise = True  # no coverage terms in the objective: only the worst share z
+        worst = int(asm.add_variables(1, objective=1.0)[0])
     asm.lower[0][problem.forced_columns] = 1.0
 
     capacitated = np.isin(problem.group_type, policy.capacitated_types())
@@ -294,11 +298,13 @@ def build_milp(problem: ReducedProblem) -> MilpArrays:
                                          minimise)
     circle, members, circle_constant = _circle_rows(asm, problem, y_var, assign_var,
                                                     assign_group, minimise)
+    if maxmin:
+        _worst_share_rows(asm, problem, y_var, assign_var, assign_group, worst)
     layout = ModelLayout(
         x=x, y=y_var[y_groups], y_group=y_groups, assignment=assign_var,
         assignment_group=assign_group, assignment_column=assign_column,
         served_rows=served_rows, circle=circle, circle_members=members,
-        circle_constant=circle_constant, minimise_cost=minimise,
+        circle_constant=circle_constant, minimise_cost=minimise and not maxmin,
     )
     offset = 0.0 if minimise else problem.constant + circle_constant
     return asm.build(offset=offset, n_x=n_x, layout=layout)
@@ -342,6 +348,28 @@ def _floor_and_target_rows(asm: _Assembly, problem: ReducedProblem, y_var: np.nd
                          coefficients, np.array([rhs]), np.array([np.inf]))
             rows.append(ServedRow(name, variables, coefficients, rhs, slack))
     return tuple(rows)
+
+
+def _worst_share_rows(asm: _Assembly, problem: ReducedProblem, y_var: np.ndarray,
+                      assign_var: np.ndarray, assign_group: np.ndarray, worst: int) -> None:
+    """Max-min stage: covered share of every group and listed type is at least z."""
+    instance = problem.instance
+    policy = instance.policy
+    band0 = problem.group_band == 0
+    for t in policy.maxmin_types:
+        for c, name in enumerate(policy.group_names):
+            units = np.nonzero(policy.unit_group == c)[0]
+            existing, total = _existing_and_total(problem, t, units)
+            if total <= 0:
+                continue
+            groups = np.nonzero(band0 & (problem.group_type == t)
+                                & (problem.group_code == c))[0]
+            variables, coefficients = _served_terms(problem, groups, y_var, assign_var,
+                                                    assign_group)
+            asm.add_rows(f"worst share[{name}, {instance.types[t].name}]",
+                         np.zeros(len(variables) + 1, dtype=np.int64),
+                         np.append(variables, worst), np.append(coefficients, -total),
+                         np.array([-existing]), np.array([np.inf]))
 
 
 def _circle_rows(asm: _Assembly, problem: ReducedProblem, y_var: np.ndarray,

@@ -17,6 +17,10 @@ Each switch adds variables and constraint blocks to the same model (see
 * **Complete life circle** (``circle_types``, ``circle_weight``, ``circle_population``):
   :math:`u_i \le y_{g(i,t)}` for every listed type; the objective gains
   :math:`\omega \sum_i q_i u_i` for residents with every listed service within reach.
+* **Max-min** (``maxmin_types``, with ``unit_group``): first raise the worst-covered group
+  as far as possible, :math:`\max z` s.t. :math:`E_{ct} + \sum_{g \in c,t} S_g \ge z P_{ct}`
+  for every group and listed type; then maximise coverage with that share :math:`z^*` as
+  a hard floor for every group (lexicographic, two solves).
 * **Capacities** (``site_capacity``): demand is assigned fractionally to open facilities in
   reach, :math:`\sum_k a_{gk} \le p_g`, :math:`\sum_g a_{gk} \le \kappa_k x_k`,
   :math:`a_{gk} \le p_g x_k`; the objective counts people actually served.
@@ -32,7 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-OBJECTIVES = ("coverage", "min_cost")
+OBJECTIVES = ("coverage", "min_cost", "maxmin")
+"""``maxmin`` is the internal first stage of the max-min option (see :func:`optimizer.solve`)."""
 FLOOR_MODES = ("hard", "soft")
 
 
@@ -54,6 +59,7 @@ class Policy:
     area_names: tuple[str, ...] = ()
     area_budget: np.ndarray | None = None
     site_capacity: np.ndarray | None = None
+    maxmin_types: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
@@ -98,5 +104,5 @@ class Policy:
         """True when no switch is on: the plain maximal covering model."""
         return not (
             self.has_floors or self.has_targets or self.has_area_budgets or self.has_circle
-            or self.capacitated_types() or self.objective != "coverage"
+            or self.capacitated_types() or self.objective != "coverage" or self.maxmin_types
         )

@@ -202,7 +202,7 @@ def reduce_problem(
     col_site, col_type = _candidate_columns(instance)
     col_cost = instance.site_cost[col_site, col_type]
     weights = instance.weights
-    codes = policy.unit_group if policy.has_floors else None
+    codes = policy.unit_group if (policy.has_floors or policy.maxmin_types) else None
     circle_types = set(policy.circle_types) if policy.has_circle else set()
     col_area = policy.site_area[col_site] if policy.has_area_budgets else None
     col_capacity = _column_capacity(instance, col_site, col_type)

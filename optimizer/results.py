@@ -122,6 +122,21 @@ def plan_objective(instance: SitingInstance, coverage: UnitCoverage) -> tuple[fl
     return value, parts
 
 
+def worst_group_share(instance: SitingInstance, coverage: UnitCoverage) -> float:
+    """Lowest covered share over every group and max-min type (1 if none)."""
+    policy = instance.policy
+    worst = 1.0
+    for t in policy.maxmin_types:
+        pop = instance.population[:, t]
+        total = np.bincount(policy.unit_group, weights=pop, minlength=len(policy.group_names))
+        served = np.bincount(policy.unit_group, weights=coverage.served[:, t],
+                             minlength=len(policy.group_names))
+        shares = served[total > 0] / total[total > 0]
+        if len(shares):
+            worst = min(worst, float(shares.min()))
+    return worst
+
+
 def floor_shortfalls(instance: SitingInstance, coverage: UnitCoverage) -> dict[str, float]:
     """People short of each equity floor or city-wide target (only positive entries)."""
     policy = instance.policy

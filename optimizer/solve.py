@@ -25,6 +25,7 @@ from optimizer.results import (
     evaluate_plan,
     floor_shortfalls,
     plan_objective,
+    worst_group_share,
 )
 from optimizer.solvers import get_backend
 from optimizer.solvers.base import ProgressEvent, SolveOptions, SolveStatus, relative_gap
@@ -247,6 +248,11 @@ def solve(
         found by the heuristic or the solver, with the best bound and gap.
     """
     started = time.perf_counter()
+    if instance.policy.maxmin_types and instance.policy.objective == "coverage":
+        return _solve_maxmin(instance, solver=solver, time_limit_s=time_limit_s,
+                             mip_gap=mip_gap, threads=threads, seed=seed, verbose=verbose,
+                             progress=progress, reductions=reductions, heuristic=heuristic,
+                             use_mip=use_mip)
     backend = get_backend(solver)
     events: list[ProgressEvent] = []
     warnings: list[str] = []
@@ -278,7 +284,7 @@ def solve(
     best: _Candidate | None = None
     heuristic_value: float | None = None
     heuristic_s = 0.0
-    if heuristic and not minimise and not capacitated:
+    if heuristic and policy.objective == "coverage" and not capacitated:
         found = greedy_swap(
             problem, time_limit_s=min(2.0, max(0.05, 0.1 * time_limit_s)), seed=seed
         )
@@ -382,7 +388,8 @@ def solve(
 
     if solver_status == SolveStatus.INFEASIBLE:
         warnings.append("the solver reported infeasible but a feasible plan was found")
-    if bound is not None and _integral_objective(problem) and not minimise and (
+    if bound is not None and _integral_objective(problem) and policy.objective == "coverage" \
+            and (
             policy.is_plain or (policy.has_area_budgets and not policy.has_circle)):
         # Every weight is whole, so no plan can score a fraction above the floor.
         bound = float(np.floor(bound + 1e-6))
@@ -422,6 +429,36 @@ def solve(
     )
 
 
+def _solve_maxmin(instance: SitingInstance, *, time_limit_s: float, **options) -> Plan:
+    """Lexicographic max-min: raise the worst group's share, then maximise coverage."""
+    started = time.perf_counter()
+    policy = instance.policy
+    first = solve(
+        replace(instance, policy=replace(policy, objective="maxmin")),
+        time_limit_s=time_limit_s / 2, **{**options, "heuristic": False},
+    )
+    if not first.has_solution:
+        return first
+    share = max(0.0, float(first.objective) - 1e-9)
+    floors = list(policy.floor_share) + [None] * (instance.n_types - len(policy.floor_share))
+    for t in policy.maxmin_types:
+        floors[t] = max(floors[t] or 0.0, share)
+    second_policy = replace(policy, maxmin_types=(), floor_share=tuple(floors),
+                            floor_mode="hard")
+    left = max(1.0, time_limit_s - (time.perf_counter() - started))
+    second = solve(replace(instance, policy=second_policy), time_limit_s=left,
+                         **options)
+    parts = {**second.report.objective_parts, "worst_group_share": float(first.objective),
+             "worst_group_share_status": str(first.status)}
+    report = replace(second.report, objective_parts=parts,
+                     warnings=first.report.warnings + second.report.warnings)
+    status = second.status
+    if first.status != SolveStatus.OPTIMAL and status == SolveStatus.OPTIMAL:
+        status = SolveStatus.FEASIBLE  # the floor itself is not proven best
+    return replace(second, instance=instance, report=report, status=status,
+                   runtime_s=time.perf_counter() - started)
+
+
 @dataclass(frozen=True, eq=False)
 class _Candidate:
     """A plan under consideration, scored on the original instance."""
@@ -449,6 +486,9 @@ def _assess(instance: SitingInstance, reach, problem: ReducedProblem,
     if instance.policy.objective == "min_cost":
         cost = float(instance.site_cost[site_index, type_index].sum())
         value, parts = -cost, {"cost": cost}
+    elif instance.policy.objective == "maxmin":
+        value = worst_group_share(instance, coverage)
+        parts = {"worst_group_share": value}
     else:
         value, parts = plan_objective(instance, coverage)
     return _Candidate(columns, site_index, type_index, coverage, value, parts, violations,
@@ -486,6 +526,8 @@ def _trivial_bound(problem: ReducedProblem) -> float | None:
     policy = problem.instance.policy
     if policy.objective == "min_cost":
         return None
+    if policy.objective == "maxmin":
+        return 1.0
     bound = problem.upper_bound
     if policy.has_circle:
         bound += policy.circle_weight * float(policy.circle_population.sum())

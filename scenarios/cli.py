@@ -88,6 +88,9 @@ def _solve(args: argparse.Namespace) -> int:
               f"of {row.population:,.0f} ({row.coverage_pct:.1f}%), newly "
               f"{row.newly_covered:,.0f}{served}")
     parts = plan.report.objective_parts
+    if "worst_group_share" in parts:
+        print(f"  worst-covered group share (max-min stage): "
+              f"{100 * parts['worst_group_share']:.1f}%")
     if "complete_circle_population" in parts:
         print(f"  complete life circle: {parts['complete_circle_population']:,.0f} residents")
     shortfalls = sorted(parts.get("floor_shortfall", {}).items(), key=lambda kv: -kv[1])

@@ -388,6 +388,7 @@ def _policy(spec: ScenarioSpec, demand: _Points | None, sites: _Points | None,
                                  "floor_penalty": ps.floor_penalty}
     kwargs["floor_share"] = tuple(ps.floors.get(n) for n in names)
     kwargs["target_share"] = tuple(ps.targets.get(n) for n in names)
+    kwargs["maxmin_types"] = tuple(names.index(t) for t in ps.maxmin)
     if demand is not None and ps.group_by is not None and require_columns(
             demand.frame, [ps.group_by], label=spec.demand.label, problems=problems):
         raw = demand.frame[ps.group_by].astype(str).str.strip()

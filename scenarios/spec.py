@@ -38,7 +38,7 @@ TYPE_KEYS = {"population", "radius_m", "radius_min", "speed_m_per_min", "cost", 
              "max_sites", "max_budget_share", "min_area_m2", "label", "capacity",
              "capacity_factor", "bands"}
 POLICY_KEYS = {"objective", "group_by", "floors", "floor_mode", "floor_penalty", "targets",
-               "complete_circle", "area_budgets"}
+               "complete_circle", "area_budgets", "maxmin"}
 NETWORK_KEYS = {"path", "max_snap_m", "exclude_highways", "layer", "encoding", "cache"}
 DEFAULT_WALKING_SPEED = 60.0
 """Metres per minute: 15 minutes = 900 m, as commonly used with GB 50180-2018."""
@@ -108,6 +108,7 @@ class PolicySpec:
     circle_population: str | None = None
     area_column: str | None = None
     area_budgets: dict[str, float] = field(default_factory=dict)
+    maxmin: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -374,6 +375,18 @@ def _policy(raw: Any, type_names: set[str], label: str,
     if shares["floors"] and not isinstance(group_by, str):
         problems.add("policy.floors needs 'group_by' (a demand column such as "
                      "community_id)", file=label)
+    maxmin = raw.get("maxmin", [])
+    if not isinstance(maxmin, list) or not all(isinstance(t, str) for t in maxmin):
+        problems.add("'policy.maxmin' must be a list of type names", file=label)
+        maxmin = []
+    for type_name in maxmin:
+        if type_name not in type_names:
+            problems.add(f"policy.maxmin: unknown type '{type_name}'", file=label)
+    if maxmin and not isinstance(group_by, str):
+        problems.add("policy.maxmin needs 'group_by' (a demand column such as community_id)",
+                     file=label)
+    if maxmin and objective != "coverage":
+        problems.add("policy.maxmin works with objective = \"coverage\" only", file=label)
     mode = str(raw.get("floor_mode", "hard"))
     if mode not in ("hard", "soft"):
         problems.add(f"'policy.floor_mode' must be hard or soft, got {mode!r}", file=label)
@@ -417,6 +430,7 @@ def _policy(raw: Any, type_names: set[str], label: str,
         circle_types=circle_types, circle_weight=circle_weight,
         circle_population=circle_population if isinstance(circle_population, str) else None,
         area_column=area_column, area_budgets=area_budgets,
+        maxmin=tuple(t for t in maxmin if t in type_names),
     )
 
 

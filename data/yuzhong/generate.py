@@ -1049,6 +1049,11 @@ POLICY_SCENARIOS = {
         30_000_000, "", "", "",
         '[policy]\ngroup_by = "community_id"\nfloor_mode = "soft"\nfloor_penalty = 5\n'
         "floors = { park = 0.4, canteen = 0.8 }\n"),
+    "yuzhong-maxmin": (
+        "Max-min: first raise the worst-covered community's park and canteen coverage as "
+        "far as the budget allows, then maximise coverage keeping that floor",
+        30_000_000, "", "", "",
+        '[policy]\ngroup_by = "community_id"\nmaxmin = ["park", "canteen"]\n'),
     "yuzhong-complete-circle": (
         "Complete life circle: a bonus of 1 per resident with a park, a canteen and a "
         "childcare room all within reach",
