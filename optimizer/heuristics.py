@@ -77,12 +77,10 @@ class _CoverState:
         )
         self.budget = budget
         self.tolerance = 1e-9 * max(1.0, abs(budget)) if np.isfinite(budget) else 0.0
-        policy = problem.instance.policy
-        self.column_area = (policy.site_area[problem.column_site] if policy.has_area_budgets
-                            else None)
-        self.area_budget = policy.area_budget if policy.has_area_budgets else None
-        self.area_spent = (np.zeros(len(policy.area_names)) if policy.has_area_budgets
-                           else None)
+        self.column_area = problem.column_area
+        self.area_budget = problem.area_budget
+        self.area_spent = (None if problem.column_area is None
+                           else np.zeros(len(problem.area_names)))
 
     def groups_of(self, k: int) -> np.ndarray:
         return self.by_column.indices[self.by_column.indptr[k] : self.by_column.indptr[k + 1]]

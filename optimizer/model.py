@@ -195,13 +195,11 @@ def _budget_rows(asm: _Assembly, problem: ReducedProblem, x: np.ndarray) -> None
         if ftype.max_budget_share is not None:
             asm.add_rows(*_row_sum(f"max_budget_share[{ftype.name}]", x[cols], cost[cols],
                                    ftype.max_budget_share * instance.budget))
-    policy = instance.policy
-    if policy.has_area_budgets:
-        area = policy.site_area[problem.column_site]
-        for a, name in enumerate(policy.area_names):
-            cols = np.nonzero(area == a)[0]
-            asm.add_rows(*_row_sum(f"area_budget[{name}]", x[cols], cost[cols],
-                                   float(policy.area_budget[a])))
+    if problem.column_area is not None and problem.area_budget is not None:
+        for a, name in enumerate(problem.area_names):
+            cols = np.nonzero(problem.column_area == a)[0]
+            asm.add_rows(*_row_sum(f"budget[{name}]", x[cols], cost[cols],
+                                   float(problem.area_budget[a])))
 
 
 def _served_terms(problem: ReducedProblem, groups: np.ndarray, y_var: np.ndarray,

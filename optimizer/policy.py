@@ -21,6 +21,8 @@ Each switch adds variables and constraint blocks to the same model (see
   as far as possible, :math:`\max z` s.t. :math:`E_{ct} + \sum_{g \in c,t} S_g \ge z P_{ct}`
   for every group and listed type; then maximise coverage with that share :math:`z^*` as
   a hard floor for every group (lexicographic, two solves).
+* **Multi-year phasing** (``years``, ``year_budget``, ``phasing``): see
+  :mod:`optimizer.phasing`.
 * **Capacities** (``site_capacity``): demand is assigned fractionally to open facilities in
   reach, :math:`\sum_k a_{gk} \le p_g`, :math:`\sum_g a_{gk} \le \kappa_k x_k`,
   :math:`a_{gk} \le p_g x_k`; the objective counts people actually served.
@@ -60,12 +62,20 @@ class Policy:
     area_budget: np.ndarray | None = None
     site_capacity: np.ndarray | None = None
     maxmin_types: tuple[int, ...] = ()
+    years: tuple[str, ...] = ()
+    year_budget: np.ndarray | None = None
+    phasing: str = "accumulated"
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}")
         if self.floor_mode not in FLOOR_MODES:
             raise ValueError(f"floor_mode must be one of {FLOOR_MODES}")
+        if self.has_phasing and (self.has_circle or self.capacitated_types()
+                                 or self.has_area_budgets or self.maxmin_types
+                                 or (self.has_floors and self.phasing == "accumulated")):
+            raise ValueError("multi-year phasing combines with targets, least cost and "
+                             "(final-year) floors only")
 
     def floor(self, type_index: int) -> float | None:
         if type_index < len(self.floor_share):
@@ -90,6 +100,10 @@ class Policy:
         return self.site_area is not None and self.area_budget is not None
 
     @property
+    def has_phasing(self) -> bool:
+        return bool(self.years) and self.year_budget is not None
+
+    @property
     def has_circle(self) -> bool:
         return bool(self.circle_types) and self.circle_population is not None
 
@@ -105,4 +119,5 @@ class Policy:
         return not (
             self.has_floors or self.has_targets or self.has_area_budgets or self.has_circle
             or self.capacitated_types() or self.objective != "coverage" or self.maxmin_types
+            or self.has_phasing
         )

@@ -58,6 +58,12 @@ class ReducedProblem:
         ``(n_demand, n_types)``: the band-0 group holding each unit, ``-1`` if the unit is
         not in the model (no target population or nothing in reach), ``-2`` if an existing
         facility already covers it.
+    column_area, area_budget, area_names
+        Separate budgets over sets of columns: areas (districts, streets) or, after
+        :func:`optimizer.phasing.expand_years`, years. ``column_area`` is -1 for columns
+        under the total budget only.
+    column_year, year_names
+        The year each column opens in (multi-year phasing only).
     """
 
     instance: SitingInstance
@@ -75,6 +81,11 @@ class ReducedProblem:
     group_band: np.ndarray | None = None
     group_code: np.ndarray | None = None
     unit_group: np.ndarray | None = None
+    column_area: np.ndarray | None = None
+    area_budget: np.ndarray | None = None
+    area_names: tuple[str, ...] = ()
+    column_year: np.ndarray | None = None
+    year_names: tuple[str, ...] = ()
 
     @property
     def n_columns(self) -> int:
@@ -332,4 +343,7 @@ def reduce_problem(
         group_band=joined["band"].astype(np.int64),
         group_code=joined["code"].astype(np.int64),
         unit_group=unit_group,
+        column_area=policy.site_area[col_site] if policy.has_area_budgets else None,
+        area_budget=policy.area_budget if policy.has_area_budgets else None,
+        area_names=policy.area_names if policy.has_area_budgets else (),
     )

@@ -198,6 +198,8 @@ class Plan:
         Per unit and type coverage of the plan.
     explanation
         For infeasible results: which constraints cannot hold together.
+    year_index, year_names, yearly_coverage
+        Multi-year phasing: the year each new use opens, and the coverage after each year.
     """
 
     instance: SitingInstance
@@ -211,6 +213,9 @@ class Plan:
     coverage: UnitCoverage | None
     report: SolverReport
     explanation: tuple[str, ...] = field(default=())
+    year_index: np.ndarray | None = None
+    year_names: tuple[str, ...] = ()
+    yearly_coverage: tuple[UnitCoverage, ...] = ()
 
     @property
     def has_solution(self) -> bool:
@@ -232,6 +237,8 @@ class Plan:
                 "y": inst.site_xy[self.site_index, 1],
             }
         )
+        if self.year_index is not None:
+            frame.insert(0, "year", np.asarray(self.year_names, dtype=object)[self.year_index])
         capacity = inst.policy.site_capacity
         if capacity is not None and self.coverage is not None and (
                 self.coverage.utilisation is not None):
@@ -247,7 +254,9 @@ class Plan:
             extra = attributes.iloc[self.site_index].reset_index(drop=True)
             extra = extra.drop(columns=[c for c in extra.columns if c in frame.columns])
             frame = pd.concat([frame, extra], axis=1)
-        return frame.sort_values(["type", "site_id"], kind="stable").reset_index(drop=True)
+        keys = ["year", "type", "site_id"] if self.year_index is not None else ["type",
+                                                                                "site_id"]
+        return frame.sort_values(keys, kind="stable").reset_index(drop=True)
 
     def coverage_by_type(self) -> pd.DataFrame:
         """Per type: target group, population, covered before/after, newly covered, %."""
@@ -318,6 +327,26 @@ class Plan:
                 "credit": self.coverage.credit.ravel(),
             }
         )
+
+    def coverage_by_year(self) -> pd.DataFrame:
+        """Multi-year phasing: per year and type, new sites, spending and coverage after it."""
+        inst = self.instance
+        rows = []
+        for y, coverage in enumerate(self.yearly_coverage):
+            opened = self.year_index == y
+            for t, kind in enumerate(inst.types):
+                pop = inst.population[:, t]
+                chosen = opened & (self.type_index == t)
+                covered = float(pop[coverage.covered[:, t]].sum())
+                rows.append({
+                    "year": self.year_names[y], "type": kind.name,
+                    "new_sites": int(chosen.sum()),
+                    "cost": float(inst.site_cost[self.site_index[chosen],
+                                                 self.type_index[chosen]].sum()),
+                    "covered": covered,
+                    "coverage_pct": 100 * covered / pop.sum() if pop.sum() > 0 else 0.0,
+                })
+        return pd.DataFrame(rows)
 
     def coverage_by_group(self, column: str) -> pd.DataFrame:
         """Per group of a demand column (community, street...) and type: population,

@@ -17,6 +17,7 @@ from optimizer.coverage import compute_reach
 from optimizer.heuristics import greedy_swap
 from optimizer.instance import ANY_TYPE, SitingInstance
 from optimizer.model import MilpArrays, build_milp, full_solution
+from optimizer.phasing import expand_years
 from optimizer.reduce import ReducedProblem, reduce_problem
 from optimizer.results import (
     Plan,
@@ -265,6 +266,8 @@ def solve(
     reasons = explain_infeasibility(instance)
     reach = compute_reach(instance)
     problem = reduce_problem(instance, reach, reductions=reductions)
+    if instance.policy.has_phasing:
+        problem = expand_years(problem)
     build_s = time.perf_counter() - started
     empty = np.empty(0, dtype=np.int64)
     if reasons:
@@ -415,6 +418,10 @@ def solve(
         objective_parts=best.parts,
     )
     order = np.lexsort((best.site_index, best.type_index))
+    years = None
+    if best.year_index is not None:
+        order = np.lexsort((best.site_index, best.type_index, best.year_index))
+        years = best.year_index[order]
     return Plan(
         instance=instance,
         status=status,
@@ -426,6 +433,9 @@ def solve(
         type_index=best.type_index[order],
         coverage=best.coverage,
         report=report,
+        year_index=years,
+        year_names=problem.year_names,
+        yearly_coverage=tuple(best.yearly) if best.yearly is not None else (),
     )
 
 
@@ -471,6 +481,8 @@ class _Candidate:
     parts: dict
     violations: list[str]
     source: str
+    year_index: np.ndarray | None = None
+    yearly: list[UnitCoverage] | None = None
 
 
 def _assess(instance: SitingInstance, reach, problem: ReducedProblem,
@@ -483,16 +495,32 @@ def _assess(instance: SitingInstance, reach, problem: ReducedProblem,
     coverage = evaluate_plan(instance, reach, site_index, type_index, served=served,
                              utilisation=utilisation)
     violations = plan_violations(instance, site_index, type_index, coverage=coverage)
+    year_index = yearly = None
+    if problem.column_year is not None:
+        year_index = problem.column_year[columns]
+        spent = np.bincount(year_index, weights=instance.site_cost[site_index, type_index],
+                            minlength=len(problem.year_names))
+        for y in np.nonzero(spent > problem.area_budget * (1 + 1e-9) + 1e-9)[0]:
+            violations.append(f"year {problem.year_names[y]} spends {spent[y]:,.0f} over its "
+                              f"budget {problem.area_budget[y]:,.0f}")
+        yearly = [evaluate_plan(instance, reach, site_index[year_index <= y],
+                                type_index[year_index <= y])
+                  for y in range(len(problem.year_names))]
     if instance.policy.objective == "min_cost":
         cost = float(instance.site_cost[site_index, type_index].sum())
         value, parts = -cost, {"cost": cost}
+    elif yearly is not None and instance.policy.phasing == "accumulated":
+        values = [plan_objective(instance, c)[0] for c in yearly]
+        value = float(sum(values))
+        parts = {"by_year": dict(zip(problem.year_names, values, strict=True)),
+                 "floor_shortfall": plan_objective(instance, coverage)[1]["floor_shortfall"]}
     elif instance.policy.objective == "maxmin":
         value = worst_group_share(instance, coverage)
         parts = {"worst_group_share": value}
     else:
         value, parts = plan_objective(instance, coverage)
     return _Candidate(columns, site_index, type_index, coverage, value, parts, violations,
-                      source)
+                      source, year_index, yearly)
 
 
 def _assignment(instance: SitingInstance, problem: ReducedProblem, milp: MilpArrays,

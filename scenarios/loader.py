@@ -359,7 +359,8 @@ def build_instance(spec: ScenarioSpec) -> SitingInstance:
         site_ids=sites.ids,
         site_xy=site_xy,
         site_cost=costs,
-        budget=spec.budget,
+        budget=(float(sum(spec.policy.year_budgets))
+                if spec.policy.years and not np.isfinite(spec.budget) else spec.budget),
         existing_ids=existing.ids if existing is not None else np.empty(0, dtype=object),
         existing_xy=existing_xy,
         existing_type=existing_type,
@@ -389,6 +390,10 @@ def _policy(spec: ScenarioSpec, demand: _Points | None, sites: _Points | None,
     kwargs["floor_share"] = tuple(ps.floors.get(n) for n in names)
     kwargs["target_share"] = tuple(ps.targets.get(n) for n in names)
     kwargs["maxmin_types"] = tuple(names.index(t) for t in ps.maxmin)
+    if ps.years:
+        kwargs["years"] = ps.years
+        kwargs["year_budget"] = np.asarray(ps.year_budgets, dtype=float)
+        kwargs["phasing"] = ps.phasing_objective
     if demand is not None and ps.group_by is not None and require_columns(
             demand.frame, [ps.group_by], label=spec.demand.label, problems=problems):
         raw = demand.frame[ps.group_by].astype(str).str.strip()
@@ -437,7 +442,11 @@ def _policy(spec: ScenarioSpec, demand: _Points | None, sites: _Points | None,
                              file=spec.sites.label, row=int(row) + 1, column=kind.capacity)
             capacity[:, t] = values * kind.capacity_factor
         kwargs["site_capacity"] = capacity
-    return Policy(**kwargs)  # type: ignore[arg-type]
+    try:
+        return Policy(**kwargs)  # type: ignore[arg-type]
+    except ValueError as error:
+        problems.add(f"[policy]: {error}")
+        return Policy()
 
 
 FAR_OUTSIDE_M = 5_000.0

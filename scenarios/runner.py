@@ -130,6 +130,9 @@ def write_outputs(result: ScenarioResult, out_dir: str | Path) -> dict[str, Path
     result.plan.chosen_sites().to_csv(paths["sites"], index=False)
     result.plan.unit_coverage().to_csv(paths["coverage"], index=False)
     result.plan.coverage_by_type().to_csv(paths["coverage_by_type"], index=False)
+    if result.plan.yearly_coverage:
+        paths["coverage_by_year"] = out / "coverage_by_year.csv"
+        result.plan.coverage_by_year().to_csv(paths["coverage_by_year"], index=False)
     group_by = result.spec.policy.group_by
     if group_by is None and result.instance.demand_attributes is not None and (
             "community_id" in result.instance.demand_attributes.columns):

@@ -38,7 +38,7 @@ TYPE_KEYS = {"population", "radius_m", "radius_min", "speed_m_per_min", "cost", 
              "max_sites", "max_budget_share", "min_area_m2", "label", "capacity",
              "capacity_factor", "bands"}
 POLICY_KEYS = {"objective", "group_by", "floors", "floor_mode", "floor_penalty", "targets",
-               "complete_circle", "area_budgets", "maxmin"}
+               "complete_circle", "area_budgets", "maxmin", "phasing"}
 NETWORK_KEYS = {"path", "max_snap_m", "exclude_highways", "layer", "encoding", "cache"}
 DEFAULT_WALKING_SPEED = 60.0
 """Metres per minute: 15 minutes = 900 m, as commonly used with GB 50180-2018."""
@@ -109,6 +109,9 @@ class PolicySpec:
     area_column: str | None = None
     area_budgets: dict[str, float] = field(default_factory=dict)
     maxmin: tuple[str, ...] = ()
+    years: tuple[str, ...] = ()
+    year_budgets: tuple[float, ...] = ()
+    phasing_objective: str = "accumulated"
 
 
 @dataclass(frozen=True)
@@ -410,6 +413,31 @@ def _policy(raw: Any, type_names: set[str], label: str,
             if not isinstance(circle_population, str):
                 problems.add("'policy.complete_circle.population' must be a demand column",
                              file=label)
+    phasing = raw.get("phasing", {})
+    years: tuple[str, ...] = ()
+    year_budgets: list[float] = []
+    phasing_objective = "accumulated"
+    if phasing:
+        if not isinstance(phasing, dict) or not isinstance(phasing.get("years"), list) or \
+                not isinstance(phasing.get("budgets"), list) or \
+                len(phasing["years"]) != len(phasing["budgets"]) or not phasing["years"]:
+            problems.add("'policy.phasing' needs years = [...] and budgets = [...] of the same "
+                         "length", file=label)
+        else:
+            unknown_phasing = set(phasing) - {"years", "budgets", "objective"}
+            if unknown_phasing:
+                problems.add(f"unknown keys in policy.phasing: "
+                             f"{', '.join(sorted(unknown_phasing))}", file=label)
+            years = tuple(str(y) for y in phasing["years"])
+            for year, amount in zip(years, phasing["budgets"], strict=True):
+                value = _number(amount, f"policy.phasing.budgets[{year}]", problems, label)
+                year_budgets.append(0.0 if value is None else value)
+            phasing_objective = str(phasing.get("objective", "accumulated"))
+            if phasing_objective not in ("accumulated", "final"):
+                problems.add(f"'policy.phasing.objective' must be accumulated or final, got "
+                             f"{phasing_objective!r}", file=label)
+            if len(set(years)) != len(years):
+                problems.add("policy.phasing: years must be distinct", file=label)
     areas = raw.get("area_budgets", {})
     area_column, area_budgets = None, {}
     if areas:
@@ -431,6 +459,7 @@ def _policy(raw: Any, type_names: set[str], label: str,
         circle_population=circle_population if isinstance(circle_population, str) else None,
         area_column=area_column, area_budgets=area_budgets,
         maxmin=tuple(t for t in maxmin if t in type_names),
+        years=years, year_budgets=tuple(year_budgets), phasing_objective=phasing_objective,
     )
 
 
@@ -471,12 +500,13 @@ def parse_scenario(data: dict[str, Any], *, base: Path, label: str,
             f"(allowed: {', '.join(sorted(TOP_LEVEL_KEYS))})",
             file=label,
         )
-    least_cost = isinstance(data.get("policy"), dict) and data["policy"].get(
-        "objective") == "min_cost"
+    raw_policy = data.get("policy") if isinstance(data.get("policy"), dict) else {}
+    least_cost = raw_policy.get("objective") == "min_cost"
+    phased = isinstance(raw_policy.get("phasing"), dict)
     for required in ("budget", "demand", "sites", "types"):
-        if required not in data and not (required == "budget" and least_cost):
+        if required not in data and not (required == "budget" and (least_cost or phased)):
             problems.add(f"missing required key '{required}'", file=label)
-    budget = (math.inf if least_cost and "budget" not in data
+    budget = (math.inf if (least_cost or phased) and "budget" not in data
               else _number(data.get("budget", 0), "budget", problems, label))
     tables = {
         role: _table(data[role], role, base, label, problems)

@@ -1054,6 +1054,12 @@ POLICY_SCENARIOS = {
         "far as the budget allows, then maximise coverage keeping that floor",
         30_000_000, "", "", "",
         '[policy]\ngroup_by = "community_id"\nmaxmin = ["park", "canteen"]\n'),
+    "yuzhong-phasing": (
+        "Multi-year phasing: 15 M CNY released in 2026 and 15 M in 2027; conversions "
+        "persist and coverage counts in both years, so the best sites go first",
+        None, "", "", "",
+        '[policy]\nphasing = { years = ["2026", "2027"], budgets = [15000000, 15000000], '
+        'objective = "accumulated" }\n'),
     "yuzhong-complete-circle": (
         "Complete life circle: a bonus of 1 per resident with a park, a canteen and a "
         "childcare room all within reach",
