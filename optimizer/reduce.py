@@ -153,7 +153,8 @@ def _dominated_columns(
     """Boolean mask of columns dominated by another (see module docstring, rule 5).
 
     With area budgets the dominating column must be in the same area; with capacities it
-    must hold at least as many people.
+    must be unlimited (capacities add up when both sites open, so a bigger one is not
+    enough).
     """
     n = matrix.shape[1]
     dropped = np.zeros(n, dtype=bool)
@@ -170,7 +171,7 @@ def _dominated_columns(
         same = area[a] == area[b]
         a, b = a[same], b[same]
     if capacity is not None:
-        enough = capacity[b] >= capacity[a]
+        enough = np.isinf(capacity[b])
         a, b = a[enough], b[enough]
     strictly = (size[b] > size[a]) | (cost[b] < cost[a]) | (b < a)
     dominated = (cost[b] <= cost[a]) & strictly

@@ -14,10 +14,12 @@ import numpy as np
 
 from optimizer.bounds import lagrangian_bound
 from optimizer.coverage import compute_reach
+from optimizer.errors import InputError, Problem
 from optimizer.heuristics import greedy_swap
 from optimizer.instance import ANY_TYPE, SitingInstance
 from optimizer.model import MilpArrays, build_milp, full_solution
 from optimizer.phasing import expand_years
+from optimizer.policy import Policy
 from optimizer.reduce import ReducedProblem, reduce_problem
 from optimizer.results import (
     Plan,
@@ -185,7 +187,8 @@ def explain_policy_infeasibility(
                           "policy": replace(policy, objective="min_cost")}),
         time_limit_s=10.0, heuristic=False,
     )
-    if cheapest.has_solution and cheapest.bound is not None:
+    if cheapest.has_solution and cheapest.bound is not None and (
+            cheapest.bound > instance.budget * (1 + 1e-9)):
         reasons.append(
             f"meeting the floors and targets costs at least {cheapest.bound:,.0f} "
             f"(cheapest plan found: {cheapest.objective:,.0f}) but the budget is "
@@ -255,6 +258,7 @@ def solve(
                              progress=progress, reductions=reductions, heuristic=heuristic,
                              use_mip=use_mip)
     backend = get_backend(solver)
+    _check_backend_fits(backend.name, instance.policy)
     events: list[ProgressEvent] = []
     warnings: list[str] = []
 
@@ -467,6 +471,23 @@ def _solve_maxmin(instance: SitingInstance, *, time_limit_s: float, **options) -
         status = SolveStatus.FEASIBLE  # the floor itself is not proven best
     return replace(second, instance=instance, report=report, status=status,
                    runtime_s=time.perf_counter() - started)
+
+
+def _check_backend_fits(name: str, policy: Policy) -> None:
+    """CP-SAT has no continuous variables: refuse models whose optimum needs them."""
+    if name != "ortools-sat":
+        return
+    needs = []
+    if policy.capacitated_types():
+        needs.append("capacities (fractional assignment)")
+    if policy.has_floors and policy.floor_mode == "soft":
+        needs.append("soft floors (fractional shortfalls)")
+    if policy.maxmin_types or policy.objective == "maxmin":
+        needs.append("max-min (a fractional share)")
+    if needs:
+        raise InputError([Problem(
+            f"solver 'ortools-sat' (CP-SAT) cannot represent {' and '.join(needs)}: use "
+            f"highs, cbc or ortools")])
 
 
 @dataclass(frozen=True, eq=False)
