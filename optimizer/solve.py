@@ -402,7 +402,8 @@ def solve(
         bound = float(np.floor(bound + 1e-6))
     if bound is not None and bound < best.value:
         bound = best.value
-    status = SolveStatus.OPTIMAL if (proven or solver_status == SolveStatus.OPTIMAL) \
+    closed = bound is not None and best.value >= bound - _TOLERANCE * max(1.0, abs(bound))
+    status = SolveStatus.OPTIMAL if (proven or closed or solver_status == SolveStatus.OPTIMAL) \
         else SolveStatus.FEASIBLE
     objective = _report_scale(best.value, minimise)
     reported_bound = _report_scale(bound, minimise)
