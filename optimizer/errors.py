@@ -7,7 +7,7 @@ form is one line per problem, ready to print without a traceback.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 
@@ -74,6 +74,24 @@ class ProblemCollector:
         column: str | None = None,
     ) -> None:
         self.problems.append(Problem(message, file=file, row=row, column=column))
+
+    def add_rows(
+        self,
+        rows: Iterable[int],
+        message: Callable[[int], str],
+        *,
+        file: str | None = None,
+        column: str | None = None,
+        more: str,
+        limit: int = 5,
+    ) -> None:
+        """One problem per 0-based row (reported 1-based), at most ``limit``, then one line
+        ``... and N more {more}``."""
+        rows = list(rows)
+        for row in rows[:limit]:
+            self.add(message(row), file=file, row=int(row) + 1, column=column)
+        if len(rows) > limit:
+            self.add(f"... and {len(rows) - limit} more {more}", file=file, column=column)
 
     def extend(self, problems: Iterable[Problem]) -> None:
         self.problems.extend(problems)

@@ -472,15 +472,13 @@ def _check_far_outside(
         if len(xy) == 0:
             continue
         distance, _ = tree.query(xy)
-        rows = np.nonzero(distance > limit)[0]
-        for row in rows[:5]:
-            problems.add(
+        problems.add_rows(
+            np.nonzero(distance > limit)[0],
+            lambda row, what=what, distance=distance: (
                 f"{what} is {distance[row] / 1000:,.1f} km from the nearest demand unit: "
-                f"wrong coordinates or CRS?",
-                file=label, row=int(row) + 1,
-            )
-        if len(rows) > 5:
-            problems.add(f"... and {len(rows) - 5} more far from every demand unit", file=label)
+                f"wrong coordinates or CRS?"),
+            file=label, more="far from every demand unit",
+        )
     problems.raise_if_any()
 
 
@@ -519,15 +517,13 @@ def _network_pairs(
     ):
         snaps = pairs.origin_snap_m if source == "demand unit" else pairs.target_snap_m
         offset = n_sites if source == "existing facility" else 0
-        for row in rows[:5]:
-            problems.add(
+        problems.add_rows(
+            rows,
+            lambda row, snaps=snaps, offset=offset, source=source: (
                 f"{source} is {snaps[row + offset]:,.0f} m from the nearest street (more than "
-                f"network.max_snap_m = {spec.network.max_snap_m:g})",
-                file=label, row=int(row) + 1,
-            )
-        if len(rows) > 5:
-            problems.add(f"... and {len(rows) - 5} more {source}s far from any street",
-                         file=label)
+                f"network.max_snap_m = {spec.network.max_snap_m:g})"),
+            file=label, more=f"{source}s far from any street",
+        )
     problems.raise_if_any()
     notes.append(
         f"walking distances on {spec.network.label} ({len(graph.node_xy)} nodes), "

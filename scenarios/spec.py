@@ -342,17 +342,26 @@ def _bands(raw: Any, where: str, radius: float | None, problems: ProblemCollecto
     return bands
 
 
+def _section(raw: Any, name: str, keys: set[str], label: str,
+             problems: ProblemCollector) -> dict[str, Any] | None:
+    """A ``[name]`` table with its unknown keys reported, or None if absent or not a table."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        problems.add(f"[{name}] must be a table", file=label)
+        return None
+    unknown = set(raw) - keys
+    if unknown:
+        problems.add(f"unknown keys in [{name}]: {', '.join(sorted(unknown))} "
+                     f"(allowed: {', '.join(sorted(keys))})", file=label)
+    return raw
+
+
 def _policy(raw: Any, type_names: set[str], label: str,
             problems: ProblemCollector) -> PolicySpec:
+    raw = _section(raw, "policy", POLICY_KEYS, label, problems)
     if raw is None:
         return PolicySpec()
-    if not isinstance(raw, dict):
-        problems.add("[policy] must be a table", file=label)
-        return PolicySpec()
-    unknown = set(raw) - POLICY_KEYS
-    if unknown:
-        problems.add(f"unknown keys in [policy]: {', '.join(sorted(unknown))} "
-                     f"(allowed: {', '.join(sorted(POLICY_KEYS))})", file=label)
     objective = str(raw.get("objective", "coverage"))
     if objective not in ("coverage", "min_cost"):
         problems.add(f"'policy.objective' must be coverage or min_cost, got {objective!r}",
@@ -464,14 +473,9 @@ def _policy(raw: Any, type_names: set[str], label: str,
 
 
 def _solver(raw: Any, label: str, problems: ProblemCollector) -> SolverSpec:
+    raw = _section(raw, "solver", SOLVER_KEYS, label, problems)
     if raw is None:
         return SolverSpec()
-    if not isinstance(raw, dict):
-        problems.add("[solver] must be a table", file=label)
-        return SolverSpec()
-    unknown = set(raw) - SOLVER_KEYS
-    if unknown:
-        problems.add(f"unknown keys in [solver]: {', '.join(sorted(unknown))}", file=label)
     defaults = SolverSpec()
     time_limit = _number(raw.get("time_limit_s", defaults.time_limit_s), "solver.time_limit_s",
                          problems, label)

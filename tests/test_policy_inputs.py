@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scenario_edits import edit_csv, edit_toml, messages
 
 from optimizer.errors import InputError
 from scenarios.loader import build_instance
@@ -20,24 +21,10 @@ DEMAND_COLUMNS = "id, x, y, pop_total, pop_60plus, pop_0_3"
 SITES_COLUMNS = "id, x, y, kind, cost_park, cost_canteen, cost_childcare"
 
 
-def _messages(scenario: Path) -> list[str]:
-    with pytest.raises(InputError) as caught:
-        build_instance(load_scenario(scenario))
-    return [str(p) for p in caught.value.problems]
 
 
-def _edit(path: Path, edit) -> None:
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    changed = edit(frame)
-    (frame if changed is None else changed).to_csv(path, index=False)
 
 
-def _toml(tiny_dir: Path, old: str, new: str) -> Path:
-    path = tiny_dir / "scenario.toml"
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new))
-    return path
 
 
 def _policy(tiny_dir: Path, body: str) -> Path:
@@ -50,7 +37,7 @@ def _policy(tiny_dir: Path, body: str) -> Path:
 def _type_keys(tiny_dir: Path, type_name: str, body: str) -> Path:
     """Add keys to ``[types.NAME]`` (right after its ``cost`` line)."""
     cost = f'cost = "cost_{type_name}"'
-    return _toml(tiny_dir, cost, cost + "\n" + body.strip())
+    return edit_toml(tiny_dir, cost, cost + "\n" + body.strip())
 
 
 def _add_columns(tiny_dir: Path) -> None:
@@ -65,8 +52,8 @@ def _add_columns(tiny_dir: Path) -> None:
         frame["seats"] = np.where(frame["cost_canteen"] != "", "40", "")
         frame["places"] = np.where(frame["cost_childcare"] != "", "6", "")
 
-    _edit(tiny_dir / "demand.csv", communities)
-    _edit(tiny_dir / "sites.csv", streets)
+    edit_csv(tiny_dir / "demand.csv", communities)
+    edit_csv(tiny_dir / "sites.csv", streets)
 
 
 # ----------------------------------------------------------------------- [policy] keys
@@ -84,7 +71,7 @@ def test_unknown_policy_key(tiny_dir: Path) -> None:
 
 def test_floors_without_group_by(tiny_dir: Path) -> None:
     path = _policy(tiny_dir, "floors = { park = 0.4 }")
-    assert _messages(path) == [
+    assert messages(path) == [
         "scenario.toml: policy.floors needs 'group_by' (a demand column such as community_id)"
     ]
 
@@ -99,7 +86,7 @@ def test_floors_without_group_by(tiny_dir: Path) -> None:
 ], ids=["floors", "targets", "complete_circle"])
 def test_unknown_type_in_policy(tiny_dir: Path, body: str, message: str) -> None:
     _add_columns(tiny_dir)
-    assert _messages(_policy(tiny_dir, body)) == [message]
+    assert messages(_policy(tiny_dir, body)) == [message]
 
 
 @pytest.mark.parametrize("body, message", [
@@ -114,7 +101,7 @@ def test_unknown_type_in_policy(tiny_dir: Path, body: str, message: str) -> None
 ], ids=["floor_over_1", "target_over_1", "negative", "text"])
 def test_share_out_of_range(tiny_dir: Path, body: str, message: str) -> None:
     _add_columns(tiny_dir)
-    assert _messages(_policy(tiny_dir, body)) == [message]
+    assert messages(_policy(tiny_dir, body)) == [message]
 
 
 def test_share_of_exactly_one_is_accepted(tiny_dir: Path) -> None:
@@ -143,28 +130,28 @@ def test_share_of_exactly_one_is_accepted(tiny_dir: Path) -> None:
         "circle_population", "area_column", "area_amount"])
 def test_malformed_policy_values(tiny_dir: Path, body: str, message: str) -> None:
     _add_columns(tiny_dir)
-    assert _messages(_policy(tiny_dir, body)) == [message]
+    assert messages(_policy(tiny_dir, body)) == [message]
 
 
 def test_group_by_column_missing_from_demand(tiny_dir: Path) -> None:
     path = _policy(tiny_dir, 'group_by = "community"\nfloors = { park = 0.4 }')
-    assert _messages(path) == [
+    assert messages(path) == [
         f"demand.csv, column 'community': missing column (the file has: {DEMAND_COLUMNS})"
     ]
 
 
 def test_blank_group(tiny_dir: Path) -> None:
     _add_columns(tiny_dir)
-    _edit(tiny_dir / "demand.csv", lambda f: f.__setitem__(
+    edit_csv(tiny_dir / "demand.csv", lambda f: f.__setitem__(
         "community", f["community"].where(f.index != 2, "")))
     path = _policy(tiny_dir, 'group_by = "community"\nfloors = { park = 0.4 }')
-    assert _messages(path) == ["demand.csv, row 3, column 'community': blank group"]
+    assert messages(path) == ["demand.csv, row 3, column 'community': blank group"]
 
 
 def test_circle_population_column_missing(tiny_dir: Path) -> None:
     path = _policy(tiny_dir, 'complete_circle = { types = ["park", "canteen"], weight = 1, '
                              'population = "residents" }')
-    assert _messages(path) == [
+    assert messages(path) == [
         f"demand.csv, column 'residents': missing column (the file has: {DEMAND_COLUMNS})"
     ]
 
@@ -173,14 +160,14 @@ def test_area_budget_for_an_area_no_site_has(tiny_dir: Path) -> None:
     _add_columns(tiny_dir)
     path = _policy(tiny_dir, 'area_budgets = { column = "street", budgets = '
                              '{ West = 1000000, North = 500000 } }')
-    assert _messages(path) == [
+    assert messages(path) == [
         "sites.csv, column 'street': policy.area_budgets: no site has street = 'North'"
     ]
 
 
 def test_area_budget_column_missing(tiny_dir: Path) -> None:
     path = _policy(tiny_dir, 'area_budgets = { column = "street", budgets = { West = 1 } }')
-    assert _messages(path) == [
+    assert messages(path) == [
         f"sites.csv, column 'street': missing column (the file has: {SITES_COLUMNS})"
     ]
 
@@ -200,7 +187,7 @@ def test_sites_outside_every_area_only_count_against_the_total(tiny_dir: Path) -
 
 def test_capacity_column_missing(tiny_dir: Path) -> None:
     path = _type_keys(tiny_dir, "canteen", 'capacity = "seats"')
-    assert _messages(path) == [
+    assert messages(path) == [
         f"sites.csv, column 'seats': missing column (the file has: {SITES_COLUMNS})"
     ]
 
@@ -208,20 +195,20 @@ def test_capacity_column_missing(tiny_dir: Path) -> None:
 def test_blank_capacity_for_a_site_that_can_take_the_type(tiny_dir: Path) -> None:
     _add_columns(tiny_dir)
     # S01 (row 2) can become a canteen; S02 (row 3) cannot, so its blank seats are fine.
-    _edit(tiny_dir / "sites.csv", lambda f: f.__setitem__(
+    edit_csv(tiny_dir / "sites.csv", lambda f: f.__setitem__(
         "seats", f["seats"].where(~f.index.isin([1, 2]), "")))
     path = _type_keys(tiny_dir, "canteen", 'capacity = "seats"')
-    assert _messages(path) == [
+    assert messages(path) == [
         "sites.csv, row 2, column 'seats': site can become 'canteen' but its capacity is blank"
     ]
 
 
 def test_capacity_not_a_number(tiny_dir: Path) -> None:
     _add_columns(tiny_dir)
-    _edit(tiny_dir / "sites.csv", lambda f: f.__setitem__(
+    edit_csv(tiny_dir / "sites.csv", lambda f: f.__setitem__(
         "seats", f["seats"].where(f.index != 3, "many")))
     path = _type_keys(tiny_dir, "canteen", 'capacity = "seats"')
-    assert "sites.csv, row 4, column 'seats': value 'many' is not a number" in _messages(path)
+    assert "sites.csv, row 4, column 'seats': value 'many' is not a number" in messages(path)
 
 
 def test_capacity_factor_scales_the_column(tiny_dir: Path) -> None:
@@ -259,14 +246,14 @@ def test_bad_bands(tiny_dir: Path, bands: str, message: str) -> None:
 def test_bands_with_capacity(tiny_dir: Path) -> None:
     _add_columns(tiny_dir)
     path = _type_keys(tiny_dir, "canteen", 'capacity = "seats"\nbands = [[800, 0.5]]')
-    assert _messages(path) == [
+    assert messages(path) == [
         "scenario.toml: [types.canteen] cannot combine 'bands' with 'capacity' yet"
     ]
 
 
 def test_capacity_must_name_a_column(tiny_dir: Path) -> None:
     path = _type_keys(tiny_dir, "canteen", "capacity = 40")
-    assert _messages(path) == ["scenario.toml: 'types.canteen.capacity' must be a sites "
+    assert messages(path) == ["scenario.toml: 'types.canteen.capacity' must be a sites "
                                "column name"]
 
 
@@ -314,7 +301,7 @@ def _switch(tiny_dir: Path, name: str) -> Path:
             assert current is not None
             _type_keys(tiny_dir, current, line)
     if name == "least_cost":
-        _toml(tiny_dir, "budget = 3000000\n", "")
+        edit_toml(tiny_dir, "budget = 3000000\n", "")
     if policy:
         _policy(tiny_dir, policy)
     return path
@@ -407,7 +394,7 @@ def test_no_switch_writes_no_policy_files(tiny_dir: Path, tmp_path: Path) -> Non
 def test_infeasible_floor_scenario_writes_its_explanation(tiny_dir: Path,
                                                          tmp_path: Path) -> None:
     path = _switch(tiny_dir, "floors_hard")
-    _toml(tiny_dir, "floors = { canteen = 0.3 }", "floors = { park = 1.0 }")
+    edit_toml(tiny_dir, "floors = { canteen = 0.3 }", "floors = { park = 1.0 }")
     result = run_scenario(path, time_limit_s=20)
     assert result.plan.status == "infeasible"
     paths = write_outputs(result, tmp_path / "out")
@@ -421,7 +408,7 @@ def test_infeasible_floor_scenario_writes_its_explanation(tiny_dir: Path,
 
 
 def test_least_cost_without_budget_loads_with_no_budget_limit(tiny_dir: Path) -> None:
-    _toml(tiny_dir, "budget = 3000000\n", "")
+    edit_toml(tiny_dir, "budget = 3000000\n", "")
     with pytest.raises(InputError, match="missing required key 'budget'"):
         load_scenario(tiny_dir / "scenario.toml")
     spec = load_scenario(_policy(tiny_dir, 'objective = "min_cost"\ntargets = { park = 0.2 }'))
