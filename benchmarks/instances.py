@@ -8,21 +8,22 @@ worker subprocesses rebuild their own copy). Families:
 * ``maximo``: the 24 Máximo et al. cases (Manhattan r=400, Bronx r=600, San Francisco
   r=600, Brooklyn/Kings r=800; p = 50..100), target = the published best-known value.
 * ``random``: seeded random instances in a 10 x 10 km square, r = 800 m, unit costs and
-  budget p: uniform and clustered (30 Gaussian clusters) demand at 10,000 x 1,000 (p=60),
-  plus a clustered size ladder 1k x 100, 5k x 500, 50k x 2,000.
-* ``city``: a "sample-city x10"-like three-type instance, 200,000 units x 5,000 sites,
-  radii 300/500/300 m, random costs with blanks, budget for ~150 sites (heavy).
+  budget p, uniform candidate sites: uniform and clustered (30 Gaussian clusters, sigma
+  300-1500 m) demand at 10,000 x 1,000 (p=60), plus a clustered size ladder 1k x 100
+  (p=10), 5k x 500 (p=30), 50k x 2,000 (p=60).
+* ``city``: a "sample-city x10"-like three-type instance, 200,000 units (40 clusters in
+  15 x 15 km) x 5,000 sites: park (everyone, r=300, weight 1), canteen (aged 60+, r=500,
+  weight 3), childcare (aged 0-3, r=300, weight 20); random costs with 10/30/50 % blanks,
+  budget 75 M for ~150 sites (heavy).
 
 Máximo distances
 ----------------
-The authors' published solutions (``data/mclp/maximo/solutions``, 0-based node indices)
-reproduce every value of ``best_known.csv`` exactly with the spherical law of cosines,
-earth radius 6,378,100 m, evaluated in **float64** (``maximo_pairs_f64`` below).
-``optimizer.mclp_formats.maximo_pairs`` evaluates it in float32, where ``cos`` of any
-angle below ~3.5e-4 rad (~2.2 km) rounds to 1: every pair closer than ~1.5-2 km gets
-distance 0 and the instances become far easier (Manhattan p=50 covers 1,585,873 instead
-of 1,153,640). The benchmark therefore uses float64 by default; ``maximo_distances=
-"library"`` reproduces the library convention for comparison.
+``optimizer.mclp_formats.maximo_pairs``: spherical law of cosines, earth radius
+6,378,100 m, in float64. Every Máximo case also records what the authors' published
+solution (``data/mclp/maximo/solutions``, 0-based node indices) covers under these pairs;
+the runner flags any case where that differs from the published value (an earlier float32
+version of ``maximo_pairs`` gave every pair closer than ~1.5-2 km distance 0, which made
+Manhattan p=50 cover 1,585,873 instead of 1,153,640).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from optimizer.mclp_formats import maximo_pairs, read_maximo_nodes, read_sjc, re
 
 REPO = Path(__file__).resolve().parents[1]
 MCLP = REPO / "data" / "mclp"
-EARTH_RADIUS_M = 6378100.0
+EARTH_RADIUS_M = 6378100.0  # for the map coordinates only
 MAXIMO_RADII = {"NewYork": 400, "Bronx": 600, "SanFrancisco": 600, "Kings": 800}
 SJC_ROWS = {
     "SJC324": [(800, 3), (1200, 2)],
@@ -77,7 +78,7 @@ class BenchCase:
     target_kind: str
     p: int | None
     description: str
-    builder: Callable[[str], Built]
+    builder: Callable[[], Built]
     heavy: bool = False
     quick: bool = False
 
@@ -112,41 +113,18 @@ def _single_type(
 # --------------------------------------------------------------------------- published
 
 
-def _swain_builder(radius: float, p: int) -> Callable[[str], Built]:
-    def build(_: str) -> Built:
+def _swain_builder(radius: float, p: int) -> Callable[[], Built]:
+    def build() -> Built:
         return Built(read_swain(MCLP / "swain55" / "swain55.txt", radius=radius, p=p))
 
     return build
 
 
-def _sjc_builder(name: str, radius: float, p: int) -> Callable[[str], Built]:
-    def build(_: str) -> Built:
+def _sjc_builder(name: str, radius: float, p: int) -> Callable[[], Built]:
+    def build() -> Built:
         return Built(read_sjc(MCLP / "sjc" / f"{name}.txt", radius=radius, p=p))
 
     return build
-
-
-def maximo_pairs_f64(latlon: np.ndarray, radius_m: float, *, chunk: int = 512) -> DistancePairs:
-    """Pairs within ``radius_m``: spherical law of cosines, R = 6,378,100 m, float64."""
-    rad = np.radians(np.asarray(latlon, dtype=float))
-    lat, lon = rad[:, 0], rad[:, 1]
-    sin_lat, cos_lat = np.sin(lat), np.cos(lat)
-    demand, target, distance = [], [], []
-    for start in range(0, len(lat), chunk):
-        stop = min(start + chunk, len(lat))
-        cos_angle = cos_lat[start:stop, None] * cos_lat[None, :] * np.cos(
-            lon[None, :] - lon[start:stop, None]
-        ) + sin_lat[start:stop, None] * sin_lat[None, :]
-        d = np.arccos(np.clip(cos_angle, -1.0, 1.0)) * EARTH_RADIUS_M
-        i, j = np.nonzero(d <= radius_m)
-        demand.append(i + start)
-        target.append(j)
-        distance.append(d[i, j])
-    return DistancePairs(
-        np.concatenate(demand).astype(np.int64),
-        np.concatenate(target).astype(np.int64),
-        np.concatenate(distance),
-    )
 
 
 def published_maximo_solution(city: str, p: int) -> tuple[float, np.ndarray]:
@@ -173,18 +151,15 @@ def _maximo_nodes(city: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 @cache
-def _maximo_pairs(city: str, convention: str) -> DistancePairs:
+def _maximo_pairs(city: str) -> DistancePairs:
     latlon, _ = _maximo_nodes(city)
-    radius = MAXIMO_RADII[city]
-    if convention == "library":
-        return maximo_pairs(latlon, radius)
-    return maximo_pairs_f64(latlon, radius)
+    return maximo_pairs(latlon, MAXIMO_RADII[city])
 
 
-def _maximo_builder(city: str, p: int) -> Callable[[str], Built]:
-    def build(convention: str) -> Built:
+def _maximo_builder(city: str, p: int) -> Callable[[], Built]:
+    def build() -> Built:
         latlon, demand = _maximo_nodes(city)
-        pairs = _maximo_pairs(city, convention)
+        pairs = _maximo_pairs(city)
         lat0 = np.radians(latlon[:, 0].mean())
         xy = np.column_stack(
             [
@@ -199,7 +174,6 @@ def _maximo_builder(city: str, p: int) -> Callable[[str], Built]:
         return Built(
             instance,
             {
-                "distances": convention,
                 "published_value": published,
                 "published_solution_covers": coverage_of(pairs, demand, sites),
             },
@@ -212,7 +186,7 @@ def _maximo_builder(city: str, p: int) -> Callable[[str], Built]:
 
 
 def _clustered_points(
-    rng: np.random.Generator, n: int, *, clusters: int, area: float, spread=(200.0, 800.0)
+    rng: np.random.Generator, n: int, *, clusters: int, area: float, spread=(300.0, 1500.0)
 ) -> np.ndarray:
     centres = rng.uniform(0.1 * area, 0.9 * area, size=(clusters, 2))
     sigma = rng.uniform(*spread, size=clusters)
@@ -226,8 +200,8 @@ def _population(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.round(rng.lognormal(3.0, 0.8, size=n)) + 1.0
 
 
-def _random_builder(kind: str, n: int, m: int, p: int, seed: int) -> Callable[[str], Built]:
-    def build(_: str) -> Built:
+def _random_builder(kind: str, n: int, m: int, p: int, seed: int) -> Callable[[], Built]:
+    def build() -> Built:
         rng = np.random.default_rng(seed)
         if kind == "uniform":
             demand_xy = rng.uniform(0.0, AREA_M, size=(n, 2))
@@ -240,14 +214,15 @@ def _random_builder(kind: str, n: int, m: int, p: int, seed: int) -> Callable[[s
 
 
 CITY_TYPES = (
-    FacilityType("park", radius_m=300, population="pop_total"),
-    FacilityType("canteen", radius_m=500, population="pop_60plus"),
-    FacilityType("childcare", radius_m=300, population="pop_0_3"),
+    FacilityType("park", radius_m=300, weight=1.0, population="pop_total"),
+    FacilityType("canteen", radius_m=500, weight=3.0, population="pop_60plus"),
+    FacilityType("childcare", radius_m=300, weight=20.0, population="pop_0_3"),
 )
+CITY_BUDGET = 75_000_000.0  # ~150-160 sites at these costs (greedy opens 161)
 
 
-def _city_builder(n: int, m: int, seed: int) -> Callable[[str], Built]:
-    def build(_: str) -> Built:
+def _city_builder(n: int, m: int, seed: int) -> Callable[[], Built]:
+    def build() -> Built:
         rng = np.random.default_rng(seed)
         area = 15_000.0
         demand_xy = _clustered_points(rng, n, clusters=40, area=area, spread=(300.0, 1500.0))
@@ -257,11 +232,11 @@ def _city_builder(n: int, m: int, seed: int) -> Callable[[str], Built]:
         population = np.column_stack([total, elderly, infants]).astype(float)
         near = _clustered_points(rng, m // 2, clusters=40, area=area, spread=(300.0, 1500.0))
         sites_xy = np.vstack([near, rng.uniform(0.0, area, size=(m - m // 2, 2))])
-        low = np.array([0.3, 0.8, 1.0]) * 1e6
-        high = np.array([1.5, 2.5, 3.0]) * 1e6
+        low = np.array([0.3, 0.8, 0.4]) * 1e6
+        high = np.array([1.5, 2.5, 1.2]) * 1e6
         cost = np.round(rng.uniform(low, high, size=(m, 3)), -3)
         cost[rng.random((m, 3)) < np.array([0.1, 0.3, 0.5])] = np.nan
-        budget = 150 * float(np.nanmean(cost))
+        budget = CITY_BUDGET
         instance = SitingInstance(
             types=CITY_TYPES,
             demand_ids=np.array([f"u{i}" for i in range(n)], dtype=object),
@@ -326,7 +301,7 @@ def all_cases() -> tuple[BenchCase, ...]:
         ("random-clustered-5k", "clustered", 5_000, 500, 30, 105, False),
         ("random-clustered-10k", "clustered", 10_000, 1_000, 60, 110, False),
         ("random-uniform-10k", "uniform", 10_000, 1_000, 60, 210, False),
-        ("random-clustered-50k", "clustered", 50_000, 2_000, 120, 150, False),
+        ("random-clustered-50k", "clustered", 50_000, 2_000, 60, 150, False),
     ]
     for name, kind, n, m, p, seed, quick in ladder:
         cases.append(
@@ -340,7 +315,7 @@ def all_cases() -> tuple[BenchCase, ...]:
         BenchCase(
             "city-x10-200k", "city", 200_000, 5_000, 3, None, "best_in_run", None,
             "sample-city x10: 200,000 units x 5,000 sites x 3 types (r 300/500/300), "
-            "blank costs, budget ~150 sites",
+            "weights 1/3/20, blank costs, budget for ~150 sites",
             _city_builder(200_000, 5_000, 7), heavy=True,
         )
     )
@@ -355,6 +330,6 @@ def case_by_name(name: str) -> BenchCase:
 
 
 @cache
-def build_case(name: str, maximo_distances: str = "float64") -> Built:
+def build_case(name: str) -> Built:
     """Build (and cache per process) the instance of a case."""
-    return case_by_name(name).builder(maximo_distances)
+    return case_by_name(name).builder()

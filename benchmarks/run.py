@@ -121,13 +121,13 @@ def select_cases(
 
 
 def _run_isolated(
-    case: BenchCase, method: str, time_limit_s: float, hard_timeout_s: float, distances: str
+    case: BenchCase, method: str, time_limit_s: float, hard_timeout_s: float
 ) -> tuple[RunResult, dict[str, float | None]]:
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         out = Path(tmp) / "result.json"
         err_path = Path(tmp) / "stderr.txt"
         cmd = [sys.executable, "-m", "benchmarks.worker", case.name, method,
-               str(time_limit_s), str(out), distances]
+               str(time_limit_s), str(out)]
         started = time.perf_counter()
         with open(err_path, "w") as err:
             proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=err,
@@ -148,13 +148,11 @@ def _run_isolated(
     return RunResult(**payload), memory
 
 
-def _run_in_process(
-    case: BenchCase, method: str, time_limit_s: float, distances: str
-) -> RunResult:
+def _run_in_process(case: BenchCase, method: str, time_limit_s: float) -> RunResult:
     from benchmarks.methods import run_method
 
     try:
-        return run_method(method, case, build_case(case.name, distances), time_limit_s)
+        return run_method(method, case, build_case(case.name), time_limit_s)
     except Exception as exc:
         return RunResult("error", notes=[f"{type(exc).__name__}: {exc}"])
 
@@ -205,7 +203,6 @@ def run_suite(
     isolate: bool = True,
     hard_timeout_s: float | None = None,
     dense_limit: int = DENSE_LIMIT,
-    maximo_distances: str = "float64",
     on_instance=None,
     log=sys.stderr,
 ) -> list[dict[str, object]]:
@@ -220,10 +217,9 @@ def run_suite(
             if reason is not None:
                 result = RunResult("skipped", notes=[reason])
             elif isolate:
-                result, memory = _run_isolated(case, method, time_limit_s, hard,
-                                               maximo_distances)
+                result, memory = _run_isolated(case, method, time_limit_s, hard)
             else:
-                result = _run_in_process(case, method, time_limit_s, maximo_distances)
+                result = _run_in_process(case, method, time_limit_s)
             row = _row(case, method, result, memory)
             instance_rows.append(row)
             if log is not None:
@@ -243,11 +239,13 @@ def run_suite(
 # --------------------------------------------------------------------------- output
 
 
-def _fmt(value, spec: str = ".10g") -> str:
+def _fmt(value, spec: str | None = None) -> str:
+    """Objectives and bounds as whole numbers with separators, others per ``spec``."""
     if value is None or value == "":
         return "-"
-    if isinstance(value, float) and spec == ".10g" and value.is_integer():
-        return f"{int(value):,}"
+    value = float(value)
+    if spec is None:
+        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.4g}"
     return format(value, spec)
 
 
@@ -260,8 +258,8 @@ def markdown_table(rows: list[dict[str, object]]) -> str:
         ratio = "-" if r["obj_vs_target"] is None else (
             f"{r['obj_vs_target']:.4f}{target_mark.get(str(r['target_kind']), '')}")
         notes = str(r["notes"]).replace("|", "/")
-        if len(notes) > 90:
-            notes = notes[:87] + "..."
+        if len(notes) > 120:
+            notes = notes[:117] + "..."
         lines.append("| " + " | ".join([
             str(r["instance"]), str(r["method"]), str(r["status"]),
             _fmt(r["objective"]), _fmt(r["bound"]),
@@ -270,6 +268,18 @@ def markdown_table(rows: list[dict[str, object]]) -> str:
             _fmt(r["peak_rss_mb"], ".0f"), notes,
         ]) + " |")
     return "\n".join(lines)
+
+
+def read_results(path: Path) -> list[dict[str, object]]:
+    """Rows of a ``results.csv`` with numbers parsed (to re-render a table)."""
+    numeric = {"objective", "bound", "gap", "target", "obj_vs_target", "wall_s",
+               "time_vs_lifecircle", "peak_rss_mb", "base_rss_mb"}
+    with open(path, newline="") as fh:
+        rows: list[dict[str, object]] = list(csv.DictReader(fh))
+    for row in rows:
+        for key in numeric:
+            row[key] = float(row[key]) if row.get(key) not in (None, "") else None
+    return rows
 
 
 def write_results(
@@ -310,16 +320,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="kill a run after this many seconds (default 2T + 120)")
     parser.add_argument("--dense-limit", type=int, default=DENSE_LIMIT,
                         help="largest demand x site matrix given to spopt (default 25e6)")
-    parser.add_argument("--maximo-distances", choices=("float64", "library"),
-                        default="float64",
-                        help="Máximo distance convention: float64 (reproduces the published "
-                             "values) or the library's float32 maximo_pairs")
     parser.add_argument("--list", action="store_true", help="list the selected cases and exit")
+    parser.add_argument("--render", type=Path, metavar="CSV",
+                        help="print the Markdown table of an earlier results.csv and exit")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.render:
+        print(markdown_table(read_results(args.render)))
+        return 0
     cases = select_cases(args.only, quick=args.quick, skip_heavy=args.skip_heavy)
     methods = list(args.methods or DEFAULT_METHODS)
     time_limit = args.time_limit if args.time_limit is not None else (
@@ -350,7 +361,6 @@ def main(argv: list[str] | None = None) -> int:
         isolate=not args.in_process,
         hard_timeout_s=args.hard_timeout,
         dense_limit=args.dense_limit,
-        maximo_distances=args.maximo_distances,
         on_instance=lambda done: write_results(done, args.out, machine, header(len(done))),
     )
     write_results(rows, args.out, machine, header(len(rows)))

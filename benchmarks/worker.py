@@ -1,6 +1,6 @@
 """One (instance, method) run in its own process, for isolation, a hard timeout and peak RSS.
 
-``python -m benchmarks.worker CASE METHOD TIME_LIMIT OUT_JSON [MAXIMO_DISTANCES]``
+``python -m benchmarks.worker CASE METHOD TIME_LIMIT OUT_JSON``
 writes a JSON object with the :class:`~benchmarks.methods.RunResult` fields plus
 ``base_rss_mb`` (after the instance is built) and ``peak_rss_mb`` (this process's peak
 plus the peak of its largest child, e.g. CBC).
@@ -28,14 +28,13 @@ def _rss_now_mb() -> float | None:
 
 def main(argv: list[str]) -> int:
     case_name, method, time_limit, out = argv[0], argv[1], float(argv[2]), Path(argv[3])
-    distances = argv[4] if len(argv) > 4 else "float64"
     from benchmarks.instances import build_case, case_by_name
     from benchmarks.methods import RunResult, run_method
 
     payload: dict[str, object]
     try:
         case = case_by_name(case_name)
-        built = build_case(case_name, distances)
+        built = build_case(case_name)
         base = _rss_now_mb()
         result = run_method(method, case, built, time_limit)
         payload = asdict(result)

@@ -162,9 +162,11 @@ class _Assembly:
 def _row_sum(name: str, columns: np.ndarray, coefficients: np.ndarray,
              upper: float) -> tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                                      np.ndarray]:
+    """One row ``sum(coefficients * v) <= upper``. Left unscaled on purpose: HiGHS's
+    feasibility tolerance is absolute, so a budget row scaled to 1 would let a plan overspend
+    by a millionth of the budget, which the independent plan check rejects."""
     return (name, np.zeros(len(columns), dtype=np.int64), columns, coefficients,
             np.array([-np.inf]), np.array([upper]))
-
 
 def _site_use_rows(asm: _Assembly, problem: ReducedProblem, x: np.ndarray) -> None:
     """At most one new use per site; exactly one for sites forced open as any type."""
