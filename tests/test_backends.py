@@ -225,3 +225,35 @@ def test_time_limited_bounds_are_consistent_across_backends(
     best = max(plan.objective for plan in large_plans.values())
     for name, plan in large_plans.items():
         assert plan.bound >= best - 1e-6 * best, name
+
+
+def test_highs_stopped_at_the_deadline_keeps_incumbent_and_bound() -> None:
+    """A clustered 10,000 x 1,000 instance whose root LP outlasts a 2 s limit: the backend
+    stops HiGHS through its interrupt callback and still returns the incumbent (the MIP
+    start) and the last valid dual bound."""
+    from optimizer.coverage import compute_reach
+    from optimizer.heuristics import greedy_swap
+    from optimizer.model import build_milp, full_solution
+    from optimizer.reduce import reduce_problem
+
+    rng = np.random.default_rng(0)
+    n, m = 10_000, 1_000
+    centres = rng.uniform(0, 10_000, (30, 2))
+    xy = centres[rng.integers(0, 30, n)] + rng.normal(0, 600, (n, 2))
+    inst = SitingInstance(
+        types=(FacilityType("park", radius_m=800.0),),
+        demand_ids=np.arange(n).astype(str).astype(object),
+        demand_xy=xy, population=rng.integers(1, 100, (n, 1)).astype(float),
+        site_ids=np.arange(m).astype(str).astype(object),
+        site_xy=rng.uniform(0, 10_000, (m, 2)), site_cost=np.ones((m, 1)), budget=60.0,
+    )
+    problem = reduce_problem(inst, compute_reach(inst))
+    milp = build_milp(problem)
+    start = greedy_swap(problem, time_limit_s=0.2, iterate=False)
+    warm = full_solution(problem, start.columns, milp)
+    result = get_backend("highs").solve(milp, options=SolveOptions(time_limit_s=2.0),
+                                        warm_start=warm)
+    assert result.status in ("feasible", "optimal")
+    assert result.values is not None and result.objective is not None
+    assert result.objective >= start.objective - 1e-6
+    assert result.bound is None or result.bound >= result.objective - 1e-6

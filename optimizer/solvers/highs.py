@@ -135,6 +135,24 @@ class HighsBackend:
 
             h.cbMipImprovingSolution.subscribe(report)
 
+        # HiGHS checks its time limit only between some phases: its root cut loop was seen
+        # running 40 s past the limit. The MIP interrupt callback stops it at the deadline
+        # (with the incumbent kept); the simplex is never interrupted mid-solve.
+        deadline = started + float(max(options.time_limit_s, 0.01))
+        seen: dict[str, object] = {"bound": None, "values": None}
+
+        def stop_at_deadline(event) -> None:
+            bound = float(event.data_out.mip_dual_bound)
+            if np.isfinite(bound):
+                seen["bound"] = bound
+            if time.perf_counter() > deadline:
+                event.interrupt = True
+
+        def keep_incumbent(event) -> None:
+            seen["values"] = np.asarray(event.data_out.mip_solution, dtype=float).copy()
+
+        h.cbMipInterrupt.subscribe(stop_at_deadline)
+        h.cbMipImprovingSolution.subscribe(keep_incumbent)
         h.run()
         status = h.getModelStatus()
         info = h.getInfo()
@@ -154,6 +172,27 @@ class HighsBackend:
             has_solution = info.primal_solution_status == 2
             values = np.asarray(h.getSolution().col_value, dtype=float) if has_solution else None
             objective = float(milp.objective @ values + milp.offset) if has_solution else None
+        interrupted = status not in (hp.HighsModelStatus.kOptimal,
+                                     hp.HighsModelStatus.kInfeasible,
+                                     hp.HighsModelStatus.kTimeLimit) and \
+            time.perf_counter() > deadline
+        if interrupted:
+            # Stopped by our deadline: HiGHS reports an error and drops its incumbent and
+            # bound, so take the last ones its callbacks reported.
+            kept = seen["values"]
+            if kept is not None and len(kept) == milp.n_cols:
+                values = kept
+                objective = float(milp.objective @ values + milp.offset)
+                has_solution = True
+            bound = seen["bound"]
+            return BackendResult(
+                SolveStatus.FEASIBLE if has_solution else SolveStatus.NO_SOLUTION,
+                values if has_solution else None,
+                objective if has_solution else None,
+                bound if isinstance(bound, float) else None,
+                time.perf_counter() - started,
+                "stopped at the time limit",
+            )
         runtime = time.perf_counter() - started
         bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else None
         ms = hp.HighsModelStatus
