@@ -250,24 +250,16 @@ def test_matches_brute_force(seed: int) -> None:
     assert plan.objective == pytest.approx(exact.optimum, rel=1e-9, abs=1e-9)
 
 
-@pytest.mark.parametrize("seed", SEEDS[::2])
-def test_without_reductions_same_optimum(seed: int) -> None:
+@pytest.mark.parametrize(
+    ("seed", "options"),
+    [(seed, {"reductions": False}) for seed in SEEDS[::2]]
+    + [(seed, {"heuristic": False}) for seed in SEEDS[1::2]],
+    ids=lambda v: "-".join(f"{k}={w}" for k, w in v.items()) if isinstance(v, dict) else v,
+)
+def test_without_reductions_or_warm_start_same_optimum(seed: int, options: dict) -> None:
     inst = random_instance(seed)
     exact = brute_force(inst)
-    plan = solve(inst, time_limit_s=20, reductions=False)
-    if not exact.feasible:
-        assert plan.status == "infeasible"
-        return
-    assert plan.status == "optimal", plan.report.message
-    check_plan(inst, plan)
-    assert plan.objective == pytest.approx(exact.optimum, rel=1e-9, abs=1e-9)
-
-
-@pytest.mark.parametrize("seed", SEEDS[1::2])
-def test_mip_without_warm_start_same_optimum(seed: int) -> None:
-    inst = random_instance(seed)
-    exact = brute_force(inst)
-    plan = solve(inst, time_limit_s=20, heuristic=False)
+    plan = solve(inst, time_limit_s=20, **options)
     if not exact.feasible:
         assert plan.status == "infeasible"
         return
