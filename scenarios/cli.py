@@ -129,7 +129,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in error.problems:
             print(f"error: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except Exception as error:
+    except BrokenPipeError:
+        # Output piped into `head` or similar: stop quietly, as other command-line tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except Exception as error:  # last resort: one line, not a traceback
         if os.environ.get("LIFECIRCLE_DEBUG"):
             raise
         print(f"error: internal error ({type(error).__name__}: {error}); rerun with "
