@@ -15,8 +15,10 @@ becomes type :math:`t`), and :math:`y_g \in [0,1]` for each coverage group :math
       && \text{(optional type caps)}\\
     & x_k = 1 && k \text{ forced}
 
-Each constraint family is a :class:`ConstraintBlock`; new policy features add blocks to the
-list instead of forking the model. Variables are ordered ``x`` then ``y``.
+Each variable family and constraint family is added to one assembly (``_Assembly``) as
+arrays; the policy switches of :mod:`optimizer.policy` add their own families instead of
+forking the model. Variables start with ``x``; :class:`ModelLayout` says where each family
+sits.
 """
 
 from __future__ import annotations
@@ -27,16 +29,6 @@ import numpy as np
 from scipy import sparse
 
 from optimizer.reduce import ReducedProblem
-
-
-@dataclass(frozen=True, eq=False)
-class ConstraintBlock:
-    """Rows ``lower <= matrix @ v <= upper`` with a name for reports."""
-
-    name: str
-    matrix: sparse.csr_matrix
-    lower: np.ndarray
-    upper: np.ndarray
 
 
 @dataclass(frozen=True, eq=False)
