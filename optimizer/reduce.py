@@ -229,6 +229,9 @@ def reduce_problem(
     keep_columns = np.ones(len(col_site), dtype=bool)
     blocks = []
     offset = 0
+    n_bands = max(len(ftype.band_radii()) for ftype in instance.types) if instance.n_types \
+        else 0
+    existing_by_band = [existing_coverage(reach, instance, band) for band in range(n_bands)]
     for t, ftype in enumerate(instance.types):
         cols = np.nonzero(col_type == t)[0]
         on_forced = forced_site_mask[col_site[cols]]
@@ -237,7 +240,7 @@ def reduce_problem(
         population = instance.population[:, t]
         type_blocks = []
         for band, radius in enumerate(radii):
-            covered = existing_coverage(reach, instance, band)[:, t]
+            covered = existing_by_band[band][:, t]
             unit_weight = population * weights[t] * band_weight[band]
             constant += float(unit_weight[covered].sum())
             in_model = (population > 0) & ~covered

@@ -536,7 +536,7 @@ def _assess(instance: SitingInstance, reach, problem: ReducedProblem,
         values = [plan_objective(instance, c)[0] for c in yearly]
         value = float(sum(values))
         parts = {"by_year": dict(zip(problem.year_names, values, strict=True)),
-                 "floor_shortfall": plan_objective(instance, coverage)[1]["floor_shortfall"]}
+                 "floor_shortfall": floor_shortfalls(instance, coverage)}
     elif instance.policy.objective == "maxmin":
         value = worst_group_share(instance, coverage)
         parts = {"worst_group_share": value}
