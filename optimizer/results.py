@@ -175,6 +175,7 @@ class SolverReport:
     progress: tuple[ProgressEvent, ...] = ()
     warnings: tuple[str, ...] = ()
     objective_parts: dict[str, Any] = field(default_factory=dict)
+    search: dict[str, float | int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)
@@ -403,6 +404,7 @@ class Plan:
                 "heuristic_objective": self.report.heuristic_objective,
                 "model": self.report.model_size,
                 "reductions": self.report.reductions,
+                "search": self.report.search,
             },
             "objective_parts": self.report.objective_parts,
             "crs": self.instance.crs,

@@ -17,6 +17,7 @@ from optimizer.coverage import compute_reach
 from optimizer.errors import InputError, Problem
 from optimizer.heuristics import greedy_swap
 from optimizer.instance import ANY_TYPE, SitingInstance
+from optimizer.lns import large_neighbourhood_search, lns_applicable
 from optimizer.model import MilpArrays, build_milp, full_solution
 from optimizer.phasing import expand_years
 from optimizer.policy import Policy
@@ -34,6 +35,8 @@ from optimizer.solvers import get_backend
 from optimizer.solvers.base import ProgressEvent, SolveOptions, SolveStatus, relative_gap
 
 _TOLERANCE = 1e-6
+_LNS_SHARE = 0.3  # most of the time limit the neighbourhood search may take before the MIP
+_LNS_MIN_COLUMNS = 1000  # below this the MIP alone is faster than searching neighbourhoods
 
 
 def explain_infeasibility(instance: SitingInstance) -> list[str]:
@@ -241,7 +244,8 @@ def solve(
     reductions
         Apply coverage-set merging and column dominance.
     heuristic
-        Run greedy + swap and warm-start the MIP from it.
+        Run greedy + swap, then (on large plain-coverage models) a large-neighbourhood
+        search for up to 30 % of the time limit, and warm-start the MIP from the result.
     use_mip
         Run the MIP backend (False: heuristic only, with the trivial bound).
 
@@ -291,6 +295,7 @@ def solve(
     best: _Candidate | None = None
     heuristic_value: float | None = None
     heuristic_s = 0.0
+    search: dict[str, float | int] = {}
     if heuristic and policy.objective == "coverage" and not capacitated:
         found = greedy_swap(
             problem, time_limit_s=min(2.0, max(0.05, 0.1 * time_limit_s)), seed=seed
@@ -310,6 +315,14 @@ def solve(
             ))
             emit(ProgressEvent("lagrangian", time.perf_counter() - started, best.value,
                                upper_bound))
+        if best is not None and use_mip and best.value < upper_bound and _worth_lns(problem):
+            lns_s = min(_LNS_SHARE * time_limit_s,
+                        time_limit_s - (time.perf_counter() - started) - 1.0)
+            if lns_s > 0.5:
+                best, search = _improve_by_lns(instance, reach, problem, best, lns_s,
+                                               seed=seed, upper_bound=upper_bound,
+                                               started=started, emit=emit)
+                heuristic_s += search["runtime_s"]
     bound: float | None = upper_bound
     message = "heuristic only"
     solver_s = 0.0
@@ -422,6 +435,7 @@ def solve(
         progress=tuple(events),
         warnings=tuple(warnings),
         objective_parts=best.parts,
+        search=search,
     )
     order = np.lexsort((best.site_index, best.type_index))
     years = None
@@ -473,6 +487,32 @@ def _solve_maxmin(instance: SitingInstance, *, time_limit_s: float, **options) -
         status = SolveStatus.FEASIBLE  # the floor itself is not proven best
     return replace(second, instance=instance, report=report, status=status,
                    runtime_s=time.perf_counter() - started)
+
+
+def _worth_lns(problem: ReducedProblem) -> bool:
+    """Large-neighbourhood search pays on big plain-coverage models only."""
+    return lns_applicable(problem) and problem.n_columns >= _LNS_MIN_COLUMNS
+
+
+def _improve_by_lns(instance: SitingInstance, reach, problem: ReducedProblem,
+                    best: _Candidate, time_limit_s: float, *, seed: int, upper_bound: float,
+                    started: float, emit) -> tuple[_Candidate, dict[str, float | int]]:
+    """Run the neighbourhood search from ``best``; keep its plan only if it scores higher."""
+
+    def improved(_columns: np.ndarray, value: float) -> None:
+        emit(ProgressEvent("lns", time.perf_counter() - started, value, upper_bound))
+
+    found = large_neighbourhood_search(problem, best.columns, time_limit_s=time_limit_s,
+                                       seed=seed, on_improvement=improved)
+    search = {"lns_s": found.runtime_s, "runtime_s": found.runtime_s,
+              "neighbourhoods": found.neighbourhoods, "improvements": found.improvements,
+              "start_objective": best.value, "objective": found.objective}
+    if found.improved:
+        candidate = _assess(instance, reach, problem, found.columns, None, "lns")
+        tolerance = _TOLERANCE * max(1.0, abs(best.value))
+        if not candidate.violations and candidate.value > best.value + tolerance:
+            return candidate, search
+    return best, search
 
 
 def _check_backend_fits(name: str, policy: Policy) -> None:

@@ -136,8 +136,8 @@ class HighsBackend:
             h.cbMipImprovingSolution.subscribe(report)
 
         # HiGHS checks its time limit only between some phases: its root cut loop was seen
-        # running 40 s past the limit. The MIP interrupt callback stops it at the deadline
-        # (with the incumbent kept); the simplex is never interrupted mid-solve.
+        # running 40 s past the limit. The MIP and simplex interrupt callbacks stop it at the
+        # deadline (with the incumbent kept).
         deadline = started + float(max(options.time_limit_s, 0.01))
         seen: dict[str, object] = {"bound": None, "values": None}
 
@@ -145,13 +145,21 @@ class HighsBackend:
             bound = float(event.data_out.mip_dual_bound)
             if np.isfinite(bound):
                 seen["bound"] = bound
-            if time.perf_counter() > deadline:
-                event.interrupt = True
+            if time.perf_counter() > deadline and event.data_in is not None:
+                # (highspy 1.16 made ``event.interrupt`` a method; the flag works in all.)
+                event.data_in.user_interrupt = True
 
         def keep_incumbent(event) -> None:
             seen["values"] = np.asarray(event.data_out.mip_solution, dtype=float).copy()
 
+        def stop_lp_at_deadline(event) -> None:
+            if time.perf_counter() > deadline and event.data_in is not None:
+                event.data_in.user_interrupt = True
+
         h.cbMipInterrupt.subscribe(stop_at_deadline)
+        # The root LP of a large model (Kings, 7,730 sites at 800 m) alone can outlast the
+        # limit; stop the simplex too (the incumbent is the warm start or a callback's).
+        h.cbSimplexInterrupt.subscribe(stop_lp_at_deadline)
         h.cbMipImprovingSolution.subscribe(keep_incumbent)
         h.run()
         status = h.getModelStatus()

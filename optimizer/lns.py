@@ -1,0 +1,303 @@
+r"""Large-neighbourhood search: re-optimise a region of the incumbent exactly with the MIP.
+
+Given an incumbent (open columns :math:`S`), a neighbourhood frees a set :math:`R \subseteq S`
+of nearby open columns and every candidate column :math:`F` near them; all other open
+columns stay fixed. The sub-problem is the same coverage model restricted to :math:`F`
+
+.. math::
+
+    \max \sum_{g \in G'} w_g y_g \quad\text{s.t.}\quad y_g \le \sum_{k \in F \cap K(g)} x_k,
+    \quad \sum_{k \in F} c_k x_k \le B - c(S \setminus R), \quad \ldots
+
+over the groups :math:`G'` not yet covered by the fixed columns, with every other
+constraint (one use per site, type caps, area budgets) tightened by what the fixed columns
+already use. Opening :math:`R` again is feasible, so the sub-optimum never loses; when it
+gains, the incumbent moves. Sub-problems are small (a few hundred columns) and HiGHS solves
+them in milliseconds to a second, so one pass explores many multi-swap moves that single
+swaps cannot reach. Neighbourhoods grow when they stop paying and shrink when a sub-MIP hits
+its time limit.
+
+Only the plain coverage objective (with optional decay bands, type caps and area budgets)
+is searched; other policies keep the greedy + swap incumbent.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy import sparse
+from scipy.spatial import cKDTree
+
+from optimizer.model import build_milp
+from optimizer.reduce import ReducedProblem
+from optimizer.solvers.base import SolveOptions, SolveStatus
+
+_EPS = 1e-9
+
+
+def lns_applicable(problem: ReducedProblem) -> bool:
+    """True when the objective is plain weighted coverage (what the sub-MIPs model)."""
+    policy = problem.instance.policy
+    return (
+        policy.objective == "coverage"
+        and not (policy.has_floors or policy.has_targets or policy.has_circle
+                 or policy.capacitated_types() or policy.maxmin_types or policy.has_phasing)
+        and problem.n_columns > 0
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class LnsResult:
+    """Outcome of a search: the best open columns and what the search did."""
+
+    columns: np.ndarray
+    objective: float
+    improved: bool
+    neighbourhoods: int
+    improvements: int
+    runtime_s: float
+
+
+class _Incumbent:
+    """The open columns and their objective, with coverage counts per group."""
+
+    def __init__(self, problem: ReducedProblem, columns: np.ndarray) -> None:
+        self.problem = problem
+        self.by_column = problem.cover.tocsc()
+        self.chosen = np.zeros(problem.n_columns, dtype=bool)
+        self.chosen[columns] = True
+        self.count = np.asarray(self.by_column[:, self.chosen].sum(axis=1)).ravel()
+
+    def objective(self) -> float:
+        return self.problem.constant + float(self.problem.group_weight[self.count > 0].sum())
+
+    def sole_weight(self, columns: np.ndarray) -> np.ndarray:
+        """Weight each open column covers alone (lost if it closed)."""
+        sole = np.where(self.count == 1, self.problem.group_weight, 0.0)
+        return np.asarray(self.by_column[:, columns].T @ sole).ravel()
+
+    def move(self, close: np.ndarray, open_: np.ndarray) -> None:
+        for columns, sign in ((close, -1), (open_, 1)):
+            if len(columns):
+                self.count += sign * np.asarray(
+                    self.by_column[:, columns].sum(axis=1)).ravel().astype(np.int64)
+                self.chosen[columns] = sign > 0
+
+
+def _sub_problem(problem: ReducedProblem, incumbent: _Incumbent, free: np.ndarray,
+                 released: np.ndarray) -> tuple[ReducedProblem, np.ndarray]:
+    """The coverage problem over ``free`` columns, the rest of the incumbent fixed open.
+
+    Returns the sub-problem and the free columns it kept (those whose site is not taken).
+    """
+    instance = problem.instance
+    fixed = incumbent.chosen.copy()
+    fixed[released] = False
+    fixed_columns = np.nonzero(fixed)[0]
+    site_taken = np.zeros(instance.n_sites, dtype=bool)
+    site_taken[problem.column_site[fixed_columns]] = True
+    free = free[~site_taken[problem.column_site[free]]]
+    fixed_count = incumbent.count - np.asarray(
+        incumbent.by_column[:, released].sum(axis=1)).ravel()
+    open_groups = np.nonzero(fixed_count == 0)[0]
+    cover = problem.cover[open_groups][:, free].tocsr()
+    useful = np.diff(cover.indptr) > 0
+    groups = open_groups[useful]
+    cover = cover[useful]
+    cost = problem.column_cost
+    spent = float(cost[fixed_columns].sum())
+    budget = instance.budget - spent if np.isfinite(instance.budget) else instance.budget
+    types = []
+    for t, ftype in enumerate(instance.types):
+        of_type = problem.column_type[fixed_columns] == t
+        max_sites = None if ftype.max_sites is None else ftype.max_sites - int(of_type.sum())
+        share = None
+        if ftype.max_budget_share is not None:
+            room = ftype.max_budget_share * instance.budget - float(
+                cost[fixed_columns][of_type].sum())
+            share = max(room, 0.0) / budget if budget > 0 else 0.0
+        types.append(replace(ftype, max_sites=max_sites, max_budget_share=share))
+    area_budget = problem.area_budget
+    if problem.column_area is not None and area_budget is not None:
+        areas = problem.column_area[fixed_columns]
+        inside = areas >= 0
+        area_budget = area_budget - np.bincount(areas[inside], weights=cost[fixed_columns][
+            inside], minlength=len(area_budget))
+    sub_instance = replace(instance, budget=budget, types=tuple(types),
+                           forced_sites=np.empty(0, dtype=np.int64),
+                           forced_type=np.empty(0, dtype=np.int64))
+    return ReducedProblem(
+        instance=sub_instance,
+        column_site=problem.column_site[free],
+        column_type=problem.column_type[free],
+        column_cost=cost[free],
+        cover=sparse.csr_matrix(cover),
+        group_weight=problem.group_weight[groups],
+        group_type=problem.group_type[groups],
+        constant=0.0,
+        forced_columns=np.empty(0, dtype=np.int64),
+        forced_any_sites=np.empty(0, dtype=np.int64),
+        group_population=None if problem.group_population is None
+        else problem.group_population[groups],
+        group_band=None if problem.group_band is None else problem.group_band[groups],
+        group_code=None if problem.group_code is None else problem.group_code[groups],
+        column_area=None if problem.column_area is None else problem.column_area[free],
+        area_budget=area_budget,
+        area_names=problem.area_names,
+    ), free
+
+
+def large_neighbourhood_search(
+    problem: ReducedProblem,
+    columns: np.ndarray,
+    *,
+    time_limit_s: float,
+    seed: int = 0,
+    backend=None,
+    max_size: int = 12,
+    max_free: int = 1500,
+    spare: int = 0,
+    start_size: int = 3,
+    growth: int = 1,
+    on_improvement=None,
+    should_stop=None,
+) -> LnsResult:
+    """Improve an incumbent by exact re-optimisation of spatial neighbourhoods.
+
+    Parameters
+    ----------
+    problem
+        The reduced coverage problem (:func:`lns_applicable` must hold).
+    columns
+        The incumbent's open columns (feasible).
+    time_limit_s
+        Wall-time budget.
+    seed
+        Seed of the neighbourhood order.
+    backend
+        MIP backend for the sub-problems (default: HiGHS).
+    max_size
+        Most open columns released at once. The search starts at ``start_size`` and grows
+        by ``growth`` after a full round of regions without gain; it stops after a round at
+        the largest size (a local optimum for every such neighbourhood) or shrinks the
+        largest size when a sub-MIP cannot be closed within its time slice.
+    max_free
+        Most candidate columns in one sub-problem (the nearest to the seed).
+    spare
+        Also release this many open columns elsewhere, those covering least on their own,
+        so a region can gain a facility another part of the plan can spare. Measured on the
+        Máximo cases this slows the search (bigger, harder sub-MIPs) more than it helps,
+        hence 0.
+    start_size, growth
+        First neighbourhood size and its increment.
+    on_improvement
+        Called with ``(columns, objective)`` after every improvement.
+    should_stop
+        Called between neighbourhoods; the search stops when it returns True.
+
+    Returns
+    -------
+    LnsResult
+        The best plan (never worse than the start).
+    """
+    started = time.perf_counter()
+    deadline = started + time_limit_s
+    if backend is None:
+        from optimizer.solvers.highs import HighsBackend
+
+        backend = HighsBackend()
+    rng = np.random.default_rng(seed)
+    incumbent = _Incumbent(problem, columns)
+    start_value = best_value = incumbent.objective()
+    locked = np.zeros(problem.n_columns, dtype=bool)
+    locked[problem.forced_columns] = True
+    locked |= np.isin(problem.column_site, problem.forced_any_sites)
+    xy = problem.instance.site_xy[problem.column_site]
+    tree = cKDTree(xy)
+    reach = problem.instance.reach_radii[problem.column_type]
+    n_open = int(incumbent.chosen.sum())
+    size, max_size = min(start_size, max(1, n_open)), max(1, min(n_open, max_size))
+    tried = improvements = failures = 0
+    upper = problem.upper_bound - _EPS * max(1.0, problem.upper_bound)
+    order: list[int] = []
+    while time.perf_counter() < deadline - 0.05 and best_value < upper:
+        if should_stop is not None and should_stop():
+            break
+        movable = np.nonzero(incumbent.chosen & ~locked)[0]
+        if len(movable) == 0:
+            break
+        if not order:
+            order = list(rng.permutation(movable))
+        seed_column = int(order.pop())
+        if not incumbent.chosen[seed_column]:
+            continue
+        tried += 1
+        distance = np.hypot(*(xy[movable] - xy[seed_column]).T)
+        released = movable[np.argsort(distance, kind="stable")[:size]]
+        radius = float(distance[np.isin(movable, released)].max() + 2.0 * reach.max())
+        # Also release the open columns elsewhere that cover least on their own, so that a
+        # region may gain a facility another part of the plan can spare.
+        elsewhere = movable[np.hypot(*(xy[movable] - xy[seed_column]).T) > radius]
+        if len(elsewhere) and spare:
+            loss = incumbent.sole_weight(elsewhere)
+            released = np.union1d(released, elsewhere[np.argsort(loss, kind="stable")[:spare]])
+        near = np.array(tree.query_ball_point(xy[seed_column], radius), dtype=np.int64)
+        near = near[~locked[near]]
+        if len(near) > max_free:
+            far = np.hypot(*(xy[near] - xy[seed_column]).T)
+            near = near[np.argsort(far, kind="stable")[:max_free]]
+        free = np.union1d(near, released)
+        sub, free = _sub_problem(problem, incumbent, free, released)
+        milp = build_milp(sub)
+        warm = np.zeros(milp.n_cols)
+        released_in_sub = np.isin(free, released)
+        warm[: milp.n_x][released_in_sub] = 1.0
+        covered = np.asarray(sub.cover[:, released_in_sub].sum(axis=1)).ravel() > 0
+        warm[milp.n_x: milp.n_x + sub.n_groups] = covered
+        current = float(sub.group_weight[covered].sum())
+        left = deadline - time.perf_counter()
+        if left <= 0.05:
+            break
+        result = backend.solve(milp, options=SolveOptions(
+            time_limit_s=min(left, 2.0 + 0.1 * size), mip_gap=1e-6, threads=1, seed=seed),
+            warm_start=warm)
+        gained = False
+        if result.values is not None and result.objective is not None and \
+                result.objective > current + _EPS * max(1.0, current):
+            chosen = free[result.values[: milp.n_x] > 0.5]
+            before = incumbent.chosen.copy()
+            incumbent.move(released, chosen)
+            value = incumbent.objective()
+            if value > best_value + _EPS * max(1.0, abs(best_value)):
+                best_value = value
+                improvements += 1
+                gained = True
+                order = []
+                if on_improvement is not None:
+                    on_improvement(np.nonzero(incumbent.chosen)[0], best_value)
+            else:  # the model overstated the gain: undo
+                incumbent.chosen = before
+                incumbent.count = np.asarray(
+                    incumbent.by_column[:, before].sum(axis=1)).ravel()
+        if gained:
+            failures = 0
+        elif result.status == SolveStatus.FEASIBLE and size > 1:
+            max_size = size - 1  # the sub-MIP was too hard to close at this size
+            size, failures = max_size, 0
+        else:
+            failures += 1
+            if failures >= max(1, -(-n_open // size)):
+                # Every region was tried at this size without gain: look wider.
+                if size >= max_size:
+                    break
+                size, failures = min(size + growth, max_size), 0
+    return LnsResult(
+        columns=np.nonzero(incumbent.chosen)[0],
+        objective=best_value,
+        improved=best_value > start_value,
+        neighbourhoods=tried,
+        improvements=improvements,
+        runtime_s=time.perf_counter() - started,
+    )
