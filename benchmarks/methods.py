@@ -18,6 +18,8 @@ from a solver's claim.
   Only for single-type unit-cost instances; the best bound is read from CBC's log.
 * ``lifecircle-bare`` (ablation, not run by default): ``optimizer.solve`` with
   ``reductions=False, heuristic=False``.
+* ``lifecircle-lns`` (variant, not run by default): ``optimizer.solve`` with ``lns=True``
+  (large-neighbourhood search before the MIP).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from optimizer.instance import SitingInstance
 MIP_GAP = 1e-4
 DENSE_LIMIT = 25_000_000
 DEFAULT_METHODS = ("lifecircle", "highs-plain", "spopt-cbc")
-ALL_METHODS = (*DEFAULT_METHODS, "lifecircle-bare")
+ALL_METHODS = (*DEFAULT_METHODS, "lifecircle-bare", "lifecircle-lns")
 
 
 @dataclass
@@ -81,7 +83,8 @@ def evaluate(instance: SitingInstance, covers: list[sparse.csr_matrix], x: np.nd
 # --------------------------------------------------------------------------- lifecircle
 
 
-def run_lifecircle(built: Built, time_limit_s: float, *, bare: bool = False) -> RunResult:
+def run_lifecircle(built: Built, time_limit_s: float, *, bare: bool = False,
+                   lns: bool = False) -> RunResult:
     from optimizer.solve import solve
 
     instance = built.instance
@@ -89,7 +92,7 @@ def run_lifecircle(built: Built, time_limit_s: float, *, bare: bool = False) -> 
     if bare:
         plan = solve(instance, time_limit_s=time_limit_s, reductions=False, heuristic=False)
     else:
-        plan = solve(instance, time_limit_s=time_limit_s)
+        plan = solve(instance, time_limit_s=time_limit_s, lns=lns)
     wall = time.perf_counter() - started
     report = plan.report
     notes = [f"open={len(plan.site_index)}", f"source={report.source}"]
@@ -100,6 +103,9 @@ def run_lifecircle(built: Built, time_limit_s: float, *, bare: bool = False) -> 
             notes.append(f"best@{min(reached):.1f}s")
     if report.heuristic_objective is not None:
         notes.append(f"heur={report.heuristic_objective:.6g} in {report.heuristic_s:.1f}s")
+    if report.search:
+        notes.append(f"lns {report.search['objective']:.6g} in {report.search['lns_s']:.1f}s "
+                     f"({report.search['neighbourhoods']} neighbourhoods)")
     notes.append(f"solver {report.solver_s:.1f}s")
     if report.model_size:
         notes.append(
@@ -317,6 +323,8 @@ def _dispatch(method: str, case: BenchCase, built: Built, time_limit_s: float) -
         return run_lifecircle(built, time_limit_s)
     if method == "lifecircle-bare":
         return run_lifecircle(built, time_limit_s, bare=True)
+    if method == "lifecircle-lns":
+        return run_lifecircle(built, time_limit_s, lns=True)
     if method == "highs-plain":
         return run_highs_plain(built, time_limit_s)
     if method == "spopt-cbc":

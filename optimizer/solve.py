@@ -213,6 +213,7 @@ def solve(
     reductions: bool = True,
     heuristic: bool = True,
     use_mip: bool = True,
+    lns: bool = False,
 ) -> Plan:
     r"""Choose which sites become which type to maximise weighted coverage within budget.
 
@@ -244,8 +245,12 @@ def solve(
     reductions
         Apply coverage-set merging and column dominance.
     heuristic
-        Run greedy + swap, then (on large plain-coverage models) a large-neighbourhood
-        search for up to 30 % of the time limit, and warm-start the MIP from the result.
+        Run greedy + swap and warm-start the MIP from it.
+    lns
+        With ``heuristic``, also run a large-neighbourhood search
+        (:mod:`optimizer.lns`) on large plain-coverage models, for up to 30 % of the time
+        limit, before the MIP. Off by default: on the Máximo cases it helped some
+        (Manhattan p=70) and hurt others (the MIP had less time), see ``benchmarks/``.
     use_mip
         Run the MIP backend (False: heuristic only, with the trivial bound).
 
@@ -260,7 +265,7 @@ def solve(
         return _solve_maxmin(instance, solver=solver, time_limit_s=time_limit_s,
                              mip_gap=mip_gap, threads=threads, seed=seed, verbose=verbose,
                              progress=progress, reductions=reductions, heuristic=heuristic,
-                             use_mip=use_mip)
+                             use_mip=use_mip, lns=lns)
     backend = get_backend(solver)
     _check_backend_fits(backend.name, instance.policy)
     events: list[ProgressEvent] = []
@@ -315,7 +320,8 @@ def solve(
             ))
             emit(ProgressEvent("lagrangian", time.perf_counter() - started, best.value,
                                upper_bound))
-        if best is not None and use_mip and best.value < upper_bound and _worth_lns(problem):
+        if lns and best is not None and use_mip and best.value < upper_bound \
+                and _worth_lns(problem):
             lns_s = min(_LNS_SHARE * time_limit_s,
                         time_limit_s - (time.perf_counter() - started) - 1.0)
             if lns_s > 0.5:

@@ -90,7 +90,7 @@ def test_lns_keeps_a_swap_local_optimum_feasible_and_reports_each_gain() -> None
 
 def test_solve_runs_the_search_on_large_models_and_reports_it() -> None:
     inst = _clustered(5)
-    plan = solve(inst, time_limit_s=6.0)
+    plan = solve(inst, time_limit_s=6.0, lns=True)
     search = plan.report.search
     assert search["neighbourhoods"] >= 1
     assert search["objective"] >= search["start_objective"] - 1e-9
@@ -101,6 +101,6 @@ def test_solve_runs_the_search_on_large_models_and_reports_it() -> None:
     assert "greedy+swap+ils" in sources or "greedy+swap" in sources
 
 
-def test_solve_without_heuristic_skips_the_search() -> None:
-    plan = solve(_clustered(5), time_limit_s=3.0, heuristic=False)
-    assert plan.report.search == {}
+def test_solve_without_heuristic_or_by_default_skips_the_search() -> None:
+    assert solve(_clustered(5), time_limit_s=3.0, heuristic=False, lns=True).report.search == {}
+    assert solve(_clustered(5), time_limit_s=3.0).report.search == {}
