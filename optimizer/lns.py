@@ -235,12 +235,13 @@ def large_neighbourhood_search(
             continue
         tried += 1
         distance = np.hypot(*(xy[movable] - xy[seed_column]).T)
-        released = movable[np.argsort(distance, kind="stable")[:size]]
-        radius = float(distance[np.isin(movable, released)].max() + 2.0 * reach.max())
-        # Also release the open columns elsewhere that cover least on their own, so that a
-        # region may gain a facility another part of the plan can spare.
-        elsewhere = movable[np.hypot(*(xy[movable] - xy[seed_column]).T) > radius]
-        if len(elsewhere) and spare:
+        nearest = np.argsort(distance, kind="stable")[:size]
+        released = movable[nearest]
+        radius = float(distance[nearest].max() + 2.0 * reach.max())
+        if spare:
+            # Also release the open columns elsewhere that cover least on their own, so
+            # that a region may gain a facility another part of the plan can spare.
+            elsewhere = movable[distance > radius]
             loss = incumbent.sole_weight(elsewhere)
             released = np.union1d(released, elsewhere[np.argsort(loss, kind="stable")[:spare]])
         near = np.array(tree.query_ball_point(xy[seed_column], radius), dtype=np.int64)
@@ -267,7 +268,6 @@ def large_neighbourhood_search(
         if result.values is not None and result.objective is not None and \
                 result.objective > current + _EPS * max(1.0, current):
             chosen = free[result.values[: milp.n_x] > 0.5]
-            before = incumbent.chosen.copy()
             incumbent.move(released, chosen)
             value = incumbent.objective()
             if value > best_value + _EPS * max(1.0, abs(best_value)):
@@ -278,9 +278,7 @@ def large_neighbourhood_search(
                 if on_improvement is not None:
                     on_improvement(np.nonzero(incumbent.chosen)[0], best_value)
             else:  # the model overstated the gain: undo
-                incumbent.chosen = before
-                incumbent.count = np.asarray(
-                    incumbent.by_column[:, before].sum(axis=1)).ravel()
+                incumbent.move(chosen, released)
         if gained:
             failures = 0
         elif result.status == SolveStatus.FEASIBLE and size > 1:

@@ -141,20 +141,19 @@ class HighsBackend:
         deadline = started + float(max(options.time_limit_s, 0.01))
         seen: dict[str, object] = {"bound": None, "values": None}
 
-        def stop_at_deadline(event) -> None:
-            bound = float(event.data_out.mip_dual_bound)
-            if np.isfinite(bound):
-                seen["bound"] = bound
+        def stop_lp_at_deadline(event) -> None:
             if time.perf_counter() > deadline and event.data_in is not None:
                 # (highspy 1.16 made ``event.interrupt`` a method; the flag works in all.)
                 event.data_in.user_interrupt = True
 
+        def stop_at_deadline(event) -> None:
+            bound = float(event.data_out.mip_dual_bound)
+            if np.isfinite(bound):
+                seen["bound"] = bound
+            stop_lp_at_deadline(event)
+
         def keep_incumbent(event) -> None:
             seen["values"] = np.asarray(event.data_out.mip_solution, dtype=float).copy()
-
-        def stop_lp_at_deadline(event) -> None:
-            if time.perf_counter() > deadline and event.data_in is not None:
-                event.data_in.user_interrupt = True
 
         h.cbMipInterrupt.subscribe(stop_at_deadline)
         # The root LP of a large model (Kings, 7,730 sites at 800 m) alone can outlast the
