@@ -103,9 +103,13 @@ def run_lifecircle(built: Built, time_limit_s: float, *, bare: bool = False,
             notes.append(f"best@{min(reached):.1f}s")
     if report.heuristic_objective is not None:
         notes.append(f"heur={report.heuristic_objective:.6g} in {report.heuristic_s:.1f}s")
-    if report.search:
-        notes.append(f"lns {report.search['objective']:.6g} in {report.search['lns_s']:.1f}s "
-                     f"({report.search['neighbourhoods']} neighbourhoods)")
+    search = report.search
+    if "lns_s" in search:
+        notes.append(f"lns {search['objective']:.6g} in {search['lns_s']:.1f}s "
+                     f"({search['neighbourhoods']} neighbourhoods)")
+    if "polish_s" in search:
+        notes.append(f"polish {search['polish_start_objective']:.6g} -> "
+                     f"{search['polish_objective']:.6g} in {search['polish_s']:.1f}s")
     notes.append(f"solver {report.solver_s:.1f}s")
     if report.model_size:
         notes.append(

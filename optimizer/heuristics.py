@@ -335,3 +335,58 @@ def greedy_swap(
         runtime_s=time.perf_counter() - started,
         method=method,
     )
+
+
+def improve_plan(
+    problem: ReducedProblem,
+    columns: np.ndarray,
+    *,
+    time_limit_s: float,
+    seed: int = 0,
+) -> HeuristicResult:
+    """Swap and iterated local search starting from a given feasible plan.
+
+    Used to polish a plan another method found (the MIP at its time limit): the result
+    is never worse than the start. Stops at the time limit or when the iterated search
+    stalls (see :func:`_iterated_search`).
+
+    Parameters
+    ----------
+    problem
+        The reduced coverage problem.
+    columns
+        Open columns of a plan that satisfies every constraint of ``problem``.
+    time_limit_s
+        Wall-time budget.
+    seed
+        Seed of the move order.
+
+    Returns
+    -------
+    HeuristicResult
+        The best plan found; ``feasible`` is False when the start cannot be rebuilt (a
+        column that cannot be opened), in which case nothing was searched.
+    """
+    started = time.perf_counter()
+    state = _start(problem)
+    columns = np.asarray(columns, dtype=np.int64)
+    if state is not None:
+        for k in columns:
+            if not state.chosen[k]:
+                if not state.can_open()[k]:
+                    state = None
+                    break
+                state.open(int(k))
+    if state is None:
+        return HeuristicResult(columns, float("nan"), False, time.perf_counter() - started,
+                               "ils")
+    deadline = started + time_limit_s
+    _swap_search(state, deadline=deadline, rng=np.random.default_rng(seed))
+    _iterated_search(state, deadline=deadline, rng=np.random.default_rng(seed + 1))
+    return HeuristicResult(
+        columns=np.nonzero(state.chosen)[0],
+        objective=state.objective(),
+        feasible=True,
+        runtime_s=time.perf_counter() - started,
+        method="ils",
+    )

@@ -15,7 +15,7 @@ import numpy as np
 from optimizer.bounds import lagrangian_bound
 from optimizer.coverage import compute_reach
 from optimizer.errors import InputError, Problem
-from optimizer.heuristics import greedy_swap
+from optimizer.heuristics import greedy_swap, improve_plan
 from optimizer.instance import ANY_TYPE, SitingInstance
 from optimizer.lns import large_neighbourhood_search, lns_applicable
 from optimizer.model import MilpArrays, build_milp, full_solution
@@ -37,6 +37,10 @@ from optimizer.solvers.base import ProgressEvent, SolveOptions, SolveStatus, rel
 _TOLERANCE = 1e-6
 _LNS_SHARE = 0.3  # most of the time limit the neighbourhood search may take before the MIP
 _LNS_MIN_COLUMNS = 1000  # below this the MIP alone is faster than searching neighbourhoods
+# On big plain-coverage models, the share of the time left after the heuristic that the
+# MIP does not get: if it stops unproven, local and neighbourhood search polish its plan.
+_POLISH_SHARE = 0.35
+_POLISH_MIN_COLUMNS = 500  # below this HiGHS proves the MIP in a few seconds anyway
 
 
 def explain_infeasibility(instance: SitingInstance) -> list[str]:
@@ -342,6 +346,9 @@ def solve(
                       "integer": int(milp.integrality.sum())}
         build_s = time.perf_counter() - started - heuristic_s
         remaining = max(0.5, time_limit_s - (time.perf_counter() - started))
+        polish = (heuristic and best is not None and lns_applicable(problem)
+                  and problem.n_columns >= _POLISH_MIN_COLUMNS)
+        mip_limit = remaining * (1.0 - _POLISH_SHARE) if polish else remaining
         warm = full_solution(problem, best.columns, milp) if best is not None else None
         solver_started = time.perf_counter() - started
 
@@ -355,7 +362,7 @@ def solve(
                                event.incumbent, bound_now))
 
         options = SolveOptions(
-            time_limit_s=remaining, mip_gap=mip_gap, threads=threads, seed=seed,
+            time_limit_s=mip_limit, mip_gap=mip_gap, threads=threads, seed=seed,
             verbose=verbose, progress=emit_from_solver,
         )
         result = backend.solve(milp, options=options, warm_start=warm)
@@ -392,6 +399,15 @@ def solve(
                     warnings.append(f"model objective {result.objective:.6g} is above the "
                                     f"re-evaluated {candidate.value:.6g}")
                 best = candidate
+        left = time_limit_s - (time.perf_counter() - started)
+        open_gap = bound is None or best is None or best.value < bound - _TOLERANCE * max(
+            1.0, abs(bound))
+        if polish and solver_status != SolveStatus.OPTIMAL and open_gap and left > 1.0:
+            assert best is not None
+            best, polished = _polish(instance, reach, problem, best, left - 0.2, seed=seed,
+                                     upper_bound=bound, started=started, emit=emit)
+            search.update(polished)
+            heuristic_s += polished["polish_s"]
     elif proven:
         message = "heuristic reached the trivial upper bound"
 
@@ -501,7 +517,7 @@ def _worth_lns(problem: ReducedProblem) -> bool:
 
 
 def _improve_by_lns(instance: SitingInstance, reach, problem: ReducedProblem,
-                    best: _Candidate, time_limit_s: float, *, seed: int, upper_bound: float,
+                    best: _Candidate, time_limit_s: float, *, seed: int, upper_bound: float | None,
                     started: float, emit) -> tuple[_Candidate, dict[str, float | int]]:
     """Run the neighbourhood search from ``best``; keep its plan only if it scores higher."""
 
@@ -519,6 +535,55 @@ def _improve_by_lns(instance: SitingInstance, reach, problem: ReducedProblem,
         if not candidate.violations and candidate.value > best.value + tolerance:
             return candidate, search
     return best, search
+
+
+def _polish(instance: SitingInstance, reach, problem: ReducedProblem, best: _Candidate,
+            time_limit_s: float, *, seed: int, upper_bound: float | None, started: float,
+            emit) -> tuple[_Candidate, dict[str, float | int]]:
+    """Improve the MIP's unproven plan by rounds of iterated local search then LNS.
+
+    Each round runs the iterated search until it stalls, then the neighbourhood search
+    from its plan; rounds repeat (with new seeds) while the last one scored higher and
+    time is left. Returns the better plan (``best`` itself when nothing scored higher)
+    and the ``polish_*`` entries of the search report.
+    """
+    polish_started = time.perf_counter()
+    deadline = polish_started + time_limit_s
+    report: dict[str, float | int] = {"polish_start_objective": best.value,
+                                      "polish_ils_s": 0.0, "polish_neighbourhoods": 0,
+                                      "polish_rounds": 0}
+
+    def better(candidate: _Candidate) -> bool:
+        tolerance = _TOLERANCE * max(1.0, abs(best.value))
+        return not candidate.violations and candidate.value > best.value + tolerance
+
+    def unproven() -> bool:
+        return upper_bound is None or best.value < upper_bound - _TOLERANCE * max(
+            1.0, abs(upper_bound))
+
+    while deadline - time.perf_counter() > 0.5 and unproven():
+        round_start = best.value
+        report["polish_rounds"] += 1
+        round_seed = seed + 7 * int(report["polish_rounds"])
+        found = improve_plan(problem, best.columns, seed=round_seed,
+                             time_limit_s=deadline - time.perf_counter())
+        report["polish_ils_s"] += found.runtime_s
+        if found.feasible and found.objective > best.value:
+            candidate = _assess(instance, reach, problem, found.columns, None, "ils")
+            if better(candidate):
+                best = candidate
+                emit(ProgressEvent("ils", time.perf_counter() - started, best.value,
+                                   upper_bound))
+        left = deadline - time.perf_counter()
+        if left > 1.0 and unproven():
+            best, lns_report = _improve_by_lns(instance, reach, problem, best, left,
+                                               seed=round_seed, upper_bound=upper_bound,
+                                               started=started, emit=emit)
+            report["polish_neighbourhoods"] += int(lns_report["neighbourhoods"])
+        if best.value <= round_start:
+            break
+    report.update(polish_s=time.perf_counter() - polish_started, polish_objective=best.value)
+    return best, report
 
 
 def _check_backend_fits(name: str, policy: Policy) -> None:
