@@ -87,9 +87,12 @@ def machine_description() -> dict[str, object]:
         info["git"] = commit + ("+dirty" if dirty.strip() else "") if commit else None
     except (OSError, subprocess.SubprocessError):
         info["git"] = None
-    snapshot = REPO / "SNAPSHOT_COMMIT"  # written when running from a `git archive` copy
-    if info["git"] is None and snapshot.exists():
-        info["git"] = snapshot.read_text().strip() + " (snapshot)"
+    # `git archive` fills this file in (export-subst in .gitattributes): a snapshot copy
+    # without .git still reports the commit it was made from.
+    snapshot = REPO / "benchmarks" / "SNAPSHOT_COMMIT"
+    stamp = snapshot.read_text().strip() if snapshot.exists() else ""
+    if info["git"] is None and stamp and not stamp.startswith("$Format"):
+        info["git"] = stamp + " (snapshot)"
     return info
 
 
