@@ -325,7 +325,7 @@ def solve(
             emit(ProgressEvent("lagrangian", time.perf_counter() - started, best.value,
                                upper_bound))
         if lns and best is not None and use_mip and best.value < upper_bound \
-                and _worth_lns(problem):
+                and _worth_search(problem, _LNS_MIN_COLUMNS):
             lns_s = min(_LNS_SHARE * time_limit_s,
                         time_limit_s - (time.perf_counter() - started) - 1.0)
             if lns_s > 0.5:
@@ -338,16 +338,15 @@ def solve(
     solver_s = 0.0
     model_size: dict[str, int] = {}
     solver_status: SolveStatus | None = None
-    proven = best is not None and upper_bound is not None and best.value >= (
-        upper_bound - _TOLERANCE * max(1.0, abs(upper_bound)))
+    proven = best is not None and _reaches(best.value, upper_bound)
     if use_mip and not proven:
         milp = build_milp(problem)
         model_size = {"columns": milp.n_cols, "rows": milp.n_rows, "nonzeros": milp.matrix.nnz,
                       "integer": int(milp.integrality.sum())}
         build_s = time.perf_counter() - started - heuristic_s
         remaining = max(0.5, time_limit_s - (time.perf_counter() - started))
-        polish = (heuristic and best is not None and lns_applicable(problem)
-                  and problem.n_columns >= _POLISH_MIN_COLUMNS)
+        polish = heuristic and best is not None and _worth_search(problem,
+                                                                  _POLISH_MIN_COLUMNS)
         mip_limit = remaining * (1.0 - _POLISH_SHARE) if polish else remaining
         warm = full_solution(problem, best.columns, milp) if best is not None else None
         solver_started = time.perf_counter() - started
@@ -400,10 +399,8 @@ def solve(
                                     f"re-evaluated {candidate.value:.6g}")
                 best = candidate
         left = time_limit_s - (time.perf_counter() - started)
-        open_gap = bound is None or best is None or best.value < bound - _TOLERANCE * max(
-            1.0, abs(bound))
-        if polish and solver_status != SolveStatus.OPTIMAL and open_gap and left > 1.0:
-            assert best is not None
+        if polish and solver_status != SolveStatus.OPTIMAL and best is not None \
+                and not _reaches(best.value, bound) and left > 1.0:
             best, polished = _polish(instance, reach, problem, best, left - 0.2, seed=seed,
                                      upper_bound=bound, started=started, emit=emit)
             search.update(polished)
@@ -438,7 +435,7 @@ def solve(
         bound = float(np.floor(bound + 1e-6))
     if bound is not None and bound < best.value:
         bound = best.value
-    closed = bound is not None and best.value >= bound - _TOLERANCE * max(1.0, abs(bound))
+    closed = _reaches(best.value, bound)
     status = SolveStatus.OPTIMAL if (proven or closed or solver_status == SolveStatus.OPTIMAL) \
         else SolveStatus.FEASIBLE
     objective = _report_scale(best.value, minimise)
@@ -511,9 +508,20 @@ def _solve_maxmin(instance: SitingInstance, *, time_limit_s: float, **options) -
                    runtime_s=time.perf_counter() - started)
 
 
-def _worth_lns(problem: ReducedProblem) -> bool:
-    """Large-neighbourhood search pays on big plain-coverage models only."""
-    return lns_applicable(problem) and problem.n_columns >= _LNS_MIN_COLUMNS
+def _worth_search(problem: ReducedProblem, min_columns: int) -> bool:
+    """Local and neighbourhood search pay on big plain-coverage models only."""
+    return lns_applicable(problem) and problem.n_columns >= min_columns
+
+
+def _reaches(value: float, bound: float | None) -> bool:
+    """True when ``value`` meets ``bound`` within the tolerance (the gap is closed)."""
+    return bound is not None and value >= bound - _TOLERANCE * max(1.0, abs(bound))
+
+
+def _beats(candidate: _Candidate, best: _Candidate) -> bool:
+    """True when ``candidate`` violates nothing and scores above ``best``."""
+    return not candidate.violations and candidate.value > best.value + _TOLERANCE * max(
+        1.0, abs(best.value))
 
 
 def _improve_by_lns(instance: SitingInstance, reach, problem: ReducedProblem,
@@ -531,8 +539,7 @@ def _improve_by_lns(instance: SitingInstance, reach, problem: ReducedProblem,
               "start_objective": best.value, "objective": found.objective}
     if found.improved:
         candidate = _assess(instance, reach, problem, found.columns, None, "lns")
-        tolerance = _TOLERANCE * max(1.0, abs(best.value))
-        if not candidate.violations and candidate.value > best.value + tolerance:
+        if _beats(candidate, best):
             return candidate, search
     return best, search
 
@@ -553,15 +560,7 @@ def _polish(instance: SitingInstance, reach, problem: ReducedProblem, best: _Can
                                       "polish_ils_s": 0.0, "polish_neighbourhoods": 0,
                                       "polish_rounds": 0}
 
-    def better(candidate: _Candidate) -> bool:
-        tolerance = _TOLERANCE * max(1.0, abs(best.value))
-        return not candidate.violations and candidate.value > best.value + tolerance
-
-    def unproven() -> bool:
-        return upper_bound is None or best.value < upper_bound - _TOLERANCE * max(
-            1.0, abs(upper_bound))
-
-    while deadline - time.perf_counter() > 0.5 and unproven():
+    while deadline - time.perf_counter() > 0.5 and not _reaches(best.value, upper_bound):
         round_start = best.value
         report["polish_rounds"] += 1
         round_seed = seed + 7 * int(report["polish_rounds"])
@@ -570,12 +569,12 @@ def _polish(instance: SitingInstance, reach, problem: ReducedProblem, best: _Can
         report["polish_ils_s"] += found.runtime_s
         if found.feasible and found.objective > best.value:
             candidate = _assess(instance, reach, problem, found.columns, None, "ils")
-            if better(candidate):
+            if _beats(candidate, best):
                 best = candidate
                 emit(ProgressEvent("ils", time.perf_counter() - started, best.value,
                                    upper_bound))
         left = deadline - time.perf_counter()
-        if left > 1.0 and unproven():
+        if left > 1.0 and not _reaches(best.value, upper_bound):
             best, lns_report = _improve_by_lns(instance, reach, problem, best, left,
                                                seed=round_seed, upper_bound=upper_bound,
                                                started=started, emit=emit)

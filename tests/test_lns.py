@@ -139,10 +139,10 @@ def test_improve_plan_refuses_a_start_it_cannot_rebuild() -> None:
 
 
 def test_solve_polishes_an_unproven_mip_plan_and_reports_it() -> None:
-    """With too little time for HiGHS to prove a 1,200-site model, the plan it returns is
+    """With too little time for HiGHS to prove a 2,500-site model, the plan it returns is
     polished by local and neighbourhood search: never below the MIP's plan, never above the
     bound, and the report says what the polish did."""
-    plan = solve(_clustered(5, n=6000, m=2500, budget=40.0), time_limit_s=4.0)
+    plan = solve(_clustered(5, n=6000, m=2500, budget=40.0), time_limit_s=8.0)
     search = plan.report.search
     if plan.status == "optimal":
         pytest.skip("HiGHS proved this instance before the polish could start")
