@@ -6,8 +6,8 @@ coverage pairs, model build, solve and reading the answer back. Every objective 
 re-evaluated here from the chosen sites with the same coverage (``d <= r``), never taken
 from a solver's claim.
 
-* ``lifecircle``: ``optimizer.solve`` with its defaults (HiGHS, reductions, greedy+swap
-  warm start, mip_gap 1e-4).
+* ``lifecircle``: ``optimizer.solve`` with its defaults (HiGHS, reductions, greedy +
+  descent, then the search-and-MIP portfolio of ``optimizer.portfolio``, mip_gap 1e-4).
 * ``highs-plain``: the textbook MCLP (binary x per site and type, binary y per demand
   unit and type, one coverage row per unit and type, budget row, one-use-per-site rows when
   there are several types) built in bulk from the same sparse pairs, passed to HiGHS with
@@ -107,9 +107,10 @@ def run_lifecircle(built: Built, time_limit_s: float, *, bare: bool = False,
     if "lns_s" in search:
         notes.append(f"lns {search['objective']:.6g} in {search['lns_s']:.1f}s "
                      f"({search['neighbourhoods']} neighbourhoods)")
-    if "polish_s" in search:
-        notes.append(f"polish {search['polish_start_objective']:.6g} -> "
-                     f"{search['polish_objective']:.6g} in {search['polish_s']:.1f}s")
+    if "chains" in search:
+        notes.append(f"search {search['search_s']:.1f}s: {search['chains']} chains, "
+                     f"{search['merges']} merges ({search['merge_gains']} gained), "
+                     f"{search['mip_plans_taken']} MIP plans taken")
     notes.append(f"solver {report.solver_s:.1f}s")
     if report.model_size:
         notes.append(

@@ -24,15 +24,15 @@ is searched; other policies keep the greedy + swap incumbent.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
 from scipy.spatial import cKDTree
 
 from optimizer.model import build_milp
 from optimizer.reduce import ReducedProblem
 from optimizer.solvers.base import SolveOptions, SolveStatus
+from optimizer.subproblem import restricted_problem
 
 _EPS = 1e-9
 
@@ -84,69 +84,6 @@ class _Incumbent:
                 self.count += sign * np.asarray(
                     self.by_column[:, columns].sum(axis=1)).ravel().astype(np.int64)
                 self.chosen[columns] = sign > 0
-
-
-def _sub_problem(problem: ReducedProblem, incumbent: _Incumbent, free: np.ndarray,
-                 released: np.ndarray) -> tuple[ReducedProblem, np.ndarray]:
-    """The coverage problem over ``free`` columns, the rest of the incumbent fixed open.
-
-    Returns the sub-problem and the free columns it kept (those whose site is not taken).
-    """
-    instance = problem.instance
-    fixed = incumbent.chosen.copy()
-    fixed[released] = False
-    fixed_columns = np.nonzero(fixed)[0]
-    site_taken = np.zeros(instance.n_sites, dtype=bool)
-    site_taken[problem.column_site[fixed_columns]] = True
-    free = free[~site_taken[problem.column_site[free]]]
-    fixed_count = incumbent.count - np.asarray(
-        incumbent.by_column[:, released].sum(axis=1)).ravel()
-    open_groups = np.nonzero(fixed_count == 0)[0]
-    cover = problem.cover[open_groups][:, free].tocsr()
-    useful = np.diff(cover.indptr) > 0
-    groups = open_groups[useful]
-    cover = cover[useful]
-    cost = problem.column_cost
-    spent = float(cost[fixed_columns].sum())
-    budget = instance.budget - spent if np.isfinite(instance.budget) else instance.budget
-    types = []
-    for t, ftype in enumerate(instance.types):
-        of_type = problem.column_type[fixed_columns] == t
-        max_sites = None if ftype.max_sites is None else ftype.max_sites - int(of_type.sum())
-        share = None
-        if ftype.max_budget_share is not None:
-            room = ftype.max_budget_share * instance.budget - float(
-                cost[fixed_columns][of_type].sum())
-            share = max(room, 0.0) / budget if budget > 0 else 0.0
-        types.append(replace(ftype, max_sites=max_sites, max_budget_share=share))
-    area_budget = problem.area_budget
-    if problem.column_area is not None and area_budget is not None:
-        areas = problem.column_area[fixed_columns]
-        inside = areas >= 0
-        area_budget = area_budget - np.bincount(areas[inside], weights=cost[fixed_columns][
-            inside], minlength=len(area_budget))
-    sub_instance = replace(instance, budget=budget, types=tuple(types),
-                           forced_sites=np.empty(0, dtype=np.int64),
-                           forced_type=np.empty(0, dtype=np.int64))
-    return ReducedProblem(
-        instance=sub_instance,
-        column_site=problem.column_site[free],
-        column_type=problem.column_type[free],
-        column_cost=cost[free],
-        cover=sparse.csr_matrix(cover),
-        group_weight=problem.group_weight[groups],
-        group_type=problem.group_type[groups],
-        constant=0.0,
-        forced_columns=np.empty(0, dtype=np.int64),
-        forced_any_sites=np.empty(0, dtype=np.int64),
-        group_population=None if problem.group_population is None
-        else problem.group_population[groups],
-        group_band=None if problem.group_band is None else problem.group_band[groups],
-        group_code=None if problem.group_code is None else problem.group_code[groups],
-        column_area=None if problem.column_area is None else problem.column_area[free],
-        area_budget=area_budget,
-        area_names=problem.area_names,
-    ), free
 
 
 def large_neighbourhood_search(
@@ -250,7 +187,9 @@ def large_neighbourhood_search(
             far = np.hypot(*(xy[near] - xy[seed_column]).T)
             near = near[np.argsort(far, kind="stable")[:max_free]]
         free = np.union1d(near, released)
-        sub, free = _sub_problem(problem, incumbent, free, released)
+        fixed = incumbent.chosen.copy()
+        fixed[released] = False
+        sub, free = restricted_problem(problem, free, np.nonzero(fixed)[0])
         milp = build_milp(sub)
         warm = np.zeros(milp.n_cols)
         released_in_sub = np.isin(free, released)

@@ -15,12 +15,13 @@ import numpy as np
 from optimizer.bounds import lagrangian_bound
 from optimizer.coverage import compute_reach
 from optimizer.errors import InputError, Problem
-from optimizer.heuristics import greedy_swap, improve_plan
+from optimizer.heuristics import greedy_swap
 from optimizer.instance import ANY_TYPE, SitingInstance
 from optimizer.lns import large_neighbourhood_search, lns_applicable
 from optimizer.model import MilpArrays, build_milp, full_solution
 from optimizer.phasing import expand_years
 from optimizer.policy import Policy
+from optimizer.portfolio import run_portfolio
 from optimizer.reduce import ReducedProblem, reduce_problem
 from optimizer.results import (
     Plan,
@@ -32,15 +33,17 @@ from optimizer.results import (
     worst_group_share,
 )
 from optimizer.solvers import get_backend
-from optimizer.solvers.base import ProgressEvent, SolveOptions, SolveStatus, relative_gap
+from optimizer.solvers.base import (
+    BackendResult,
+    ProgressEvent,
+    SolveOptions,
+    SolveStatus,
+    relative_gap,
+)
 
 _TOLERANCE = 1e-6
 _LNS_SHARE = 0.3  # most of the time limit the neighbourhood search may take before the MIP
 _LNS_MIN_COLUMNS = 1000  # below this the MIP alone is faster than searching neighbourhoods
-# On big plain-coverage models, the share of the time left after the heuristic that the
-# MIP does not get: if it stops unproven, local and neighbourhood search polish its plan.
-_POLISH_SHARE = 0.35
-_POLISH_MIN_COLUMNS = 500  # below this HiGHS proves the MIP in a few seconds anyway
 
 
 def explain_infeasibility(instance: SitingInstance) -> list[str]:
@@ -249,12 +252,13 @@ def solve(
     reductions
         Apply coverage-set merging and column dominance.
     heuristic
-        Run greedy + swap and warm-start the MIP from it.
+        Run greedy + descent, then (plain coverage models) the search beside the MIP, or
+        (other models) a short search that warm-starts the MIP.
     lns
         With ``heuristic``, also run a large-neighbourhood search
         (:mod:`optimizer.lns`) on large plain-coverage models, for up to 30 % of the time
-        limit, before the MIP. Off by default: on the Máximo cases it helped some
-        (Manhattan p=70) and hurt others (the MIP had less time), see ``benchmarks/``.
+        limit, before the search-and-MIP portfolio (:mod:`optimizer.portfolio`). Off by
+        default: the portfolio's iterated search and merging found better plans.
     use_mip
         Run the MIP backend (False: heuristic only, with the trivial bound).
 
@@ -305,10 +309,12 @@ def solve(
     heuristic_value: float | None = None
     heuristic_s = 0.0
     search: dict[str, float | int] = {}
+    searchable = heuristic and lns_applicable(problem)
     if heuristic and policy.objective == "coverage" and not capacitated:
-        found = greedy_swap(
-            problem, time_limit_s=min(2.0, max(0.05, 0.1 * time_limit_s)), seed=seed
-        )
+        # Searchable models get the full search in the portfolio below; for the others
+        # (floors, targets, complete circle) a short search gives the MIP a warm start.
+        found = greedy_swap(problem, seed=seed, iterate=not searchable,
+                            time_limit_s=min(2.0, max(0.05, 0.1 * time_limit_s)))
         heuristic_s = found.runtime_s
         if found.feasible:
             candidate = _assess(instance, reach, problem, found.columns, None, found.method)
@@ -338,17 +344,36 @@ def solve(
     solver_s = 0.0
     model_size: dict[str, int] = {}
     solver_status: SolveStatus | None = None
+    warm_columns = best.columns if best is not None else None
     proven = best is not None and _reaches(best.value, upper_bound)
-    if use_mip and not proven:
+    result: BackendResult | None = None
+    milp: MilpArrays | None = None
+    if searchable and best is not None and not proven:
+        outcome = run_portfolio(
+            problem, best.columns, backend=backend,
+            time_limit_s=max(0.5, time_limit_s - (time.perf_counter() - started)),
+            mip_gap=mip_gap, threads=threads, seed=seed, verbose=verbose,
+            upper_bound=upper_bound, emit=emit, use_mip=use_mip, started=started)
+        search.update(outcome.report)
+        heuristic_s += float(outcome.report["search_s"])
+        if outcome.value > best.value:
+            candidate = _assess(instance, reach, problem, outcome.columns, None,
+                                outcome.source)
+            if candidate.violations:
+                warnings.append(f"the search returned an infeasible plan: "
+                                f"{candidate.violations[0]}")
+            elif _beats(candidate, best):
+                best = candidate
+        result, milp = outcome.mip, outcome.milp
+        if not use_mip:
+            message = "search only"
+        elif result is None:
+            message = "the search met the bound"
+    elif use_mip and not proven:
         milp = build_milp(problem)
-        model_size = {"columns": milp.n_cols, "rows": milp.n_rows, "nonzeros": milp.matrix.nnz,
-                      "integer": int(milp.integrality.sum())}
-        build_s = time.perf_counter() - started - heuristic_s
         remaining = max(0.5, time_limit_s - (time.perf_counter() - started))
-        polish = heuristic and best is not None and _worth_search(problem,
-                                                                  _POLISH_MIN_COLUMNS)
-        mip_limit = remaining * (1.0 - _POLISH_SHARE) if polish else remaining
-        warm = full_solution(problem, best.columns, milp) if best is not None else None
+        warm = full_solution(problem, warm_columns, milp) if warm_columns is not None \
+            else None
         solver_started = time.perf_counter() - started
 
         def emit_from_solver(event: ProgressEvent) -> None:
@@ -361,25 +386,30 @@ def solve(
                                event.incumbent, bound_now))
 
         options = SolveOptions(
-            time_limit_s=mip_limit, mip_gap=mip_gap, threads=threads, seed=seed,
+            time_limit_s=remaining, mip_gap=mip_gap, threads=threads, seed=seed,
             verbose=verbose, progress=emit_from_solver,
         )
         result = backend.solve(milp, options=options, warm_start=warm)
+    if result is not None and milp is not None:
+        model_size = {"columns": milp.n_cols, "rows": milp.n_rows, "nonzeros": milp.matrix.nnz,
+                      "integer": int(milp.integrality.sum())}
         solver_s = result.runtime_s
         solver_status = result.status
         message = result.message
         tolerance = _TOLERANCE * max(1.0, abs(best.value)) if best is not None else 0.0
+        # "Optimal" within the gap may sit a little below a plan found by the search, but
+        # its bound may not. (CBC 2.10.3's preprocessing was seen claiming both too low.)
+        claimed = result.bound if result.bound is not None else result.objective
         contradicted = (
             result.status == SolveStatus.OPTIMAL
-            and result.objective is not None
+            and claimed is not None
             and best is not None
-            and best.value > result.objective + tolerance
+            and best.value > claimed + tolerance
         )
         if contradicted:
-            # Seen with CBC 2.10.3's preprocessing: "optimal" below a plan we hold.
             warnings.append(
-                f"{backend.name} claimed optimal {result.objective:,.6g} below the known plan "
-                f"{best.value:,.6g}; its status and bound are ignored"
+                f"{backend.name} claimed optimal with bound {claimed:,.6g} below the known "
+                f"plan {best.value:,.6g}; its status and bound are ignored"
             )
             solver_status = SolveStatus.FEASIBLE
         elif result.bound is not None and result.status != SolveStatus.ERROR:
@@ -398,13 +428,6 @@ def solve(
                     warnings.append(f"model objective {result.objective:.6g} is above the "
                                     f"re-evaluated {candidate.value:.6g}")
                 best = candidate
-        left = time_limit_s - (time.perf_counter() - started)
-        if polish and solver_status != SolveStatus.OPTIMAL and best is not None \
-                and not _reaches(best.value, bound) and left > 1.0:
-            best, polished = _polish(instance, reach, problem, best, left - 0.2, seed=seed,
-                                     upper_bound=bound, started=started, emit=emit)
-            search.update(polished)
-            heuristic_s += polished["polish_s"]
     elif proven:
         message = "heuristic reached the trivial upper bound"
 
@@ -542,47 +565,6 @@ def _improve_by_lns(instance: SitingInstance, reach, problem: ReducedProblem,
         if _beats(candidate, best):
             return candidate, search
     return best, search
-
-
-def _polish(instance: SitingInstance, reach, problem: ReducedProblem, best: _Candidate,
-            time_limit_s: float, *, seed: int, upper_bound: float | None, started: float,
-            emit) -> tuple[_Candidate, dict[str, float | int]]:
-    """Improve the MIP's unproven plan by rounds of iterated local search then LNS.
-
-    Each round runs the iterated search until it stalls, then the neighbourhood search
-    from its plan; rounds repeat (with new seeds) while the last one scored higher and
-    time is left. Returns the better plan (``best`` itself when nothing scored higher)
-    and the ``polish_*`` entries of the search report.
-    """
-    polish_started = time.perf_counter()
-    deadline = polish_started + time_limit_s
-    report: dict[str, float | int] = {"polish_start_objective": best.value,
-                                      "polish_ils_s": 0.0, "polish_neighbourhoods": 0,
-                                      "polish_rounds": 0}
-
-    while deadline - time.perf_counter() > 0.5 and not _reaches(best.value, upper_bound):
-        round_start = best.value
-        report["polish_rounds"] += 1
-        round_seed = seed + 7 * int(report["polish_rounds"])
-        found = improve_plan(problem, best.columns, seed=round_seed,
-                             time_limit_s=deadline - time.perf_counter())
-        report["polish_ils_s"] += found.runtime_s
-        if found.feasible and found.objective > best.value:
-            candidate = _assess(instance, reach, problem, found.columns, None, "ils")
-            if _beats(candidate, best):
-                best = candidate
-                emit(ProgressEvent("ils", time.perf_counter() - started, best.value,
-                                   upper_bound))
-        left = deadline - time.perf_counter()
-        if left > 1.0 and not _reaches(best.value, upper_bound):
-            best, lns_report = _improve_by_lns(instance, reach, problem, best, left,
-                                               seed=round_seed, upper_bound=upper_bound,
-                                               started=started, emit=emit)
-            report["polish_neighbourhoods"] += int(lns_report["neighbourhoods"])
-        if best.value <= round_start:
-            break
-    report.update(polish_s=time.perf_counter() - polish_started, polish_objective=best.value)
-    return best, report
 
 
 def _check_backend_fits(name: str, policy: Policy) -> None:

@@ -57,6 +57,18 @@ class SolveOptions:
         Print the solver's log.
     progress
         Called with a :class:`ProgressEvent` whenever the incumbent or bound improves.
+    should_stop
+        Polled while the solver runs; it stops (keeping its incumbent and bound) once this
+        returns True. Lets a search running in another thread end the solve when it has
+        met the bound. HiGHS only.
+    incoming
+        Polled while the solver runs; may return a full variable vector of a better plan
+        found elsewhere, which the solver then takes as its incumbent. HiGHS only.
+    on_solution
+        Called with ``(values, objective)`` for every improving solution the solver finds.
+        HiGHS only.
+
+    The three hooks may be called from the solver's thread.
     """
 
     time_limit_s: float = 60.0
@@ -65,6 +77,9 @@ class SolveOptions:
     seed: int = 0
     verbose: bool = False
     progress: ProgressCallback | None = None
+    should_stop: Callable[[], bool] | None = None
+    incoming: Callable[[], np.ndarray | None] | None = None
+    on_solution: Callable[[np.ndarray, float], None] | None = None
 
 
 @dataclass(frozen=True, eq=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from functools import cache
 
@@ -18,6 +19,35 @@ def _highspy():
     import highspy
 
     return highspy
+
+
+class _Scheduler:
+    """HiGHS keeps one global thread scheduler per process: a solve asking for another
+    thread count than the one it was started with fails ("Not Set"). Solves here share
+    it: a different count restarts it only while no other solve runs (the search's
+    sub-MIPs run beside the main MIP); otherwise the running count is used."""
+
+    lock = threading.Lock()
+    running = 0
+    threads: int | None = None
+
+    @classmethod
+    def claim(cls, requested: int | None) -> int:
+        wanted = int(requested) if requested else max(1, os.cpu_count() or 1)
+        with cls.lock:
+            if cls.threads is not None and cls.threads != wanted:
+                if cls.running:
+                    wanted = cls.threads
+                else:
+                    _highspy().Highs.resetGlobalScheduler(True)
+            cls.threads = wanted
+            cls.running += 1
+        return wanted
+
+    @classmethod
+    def release(cls) -> None:
+        with cls.lock:
+            cls.running -= 1
 
 
 def new_highs():
@@ -93,7 +123,6 @@ class HighsBackend:
         options: SolveOptions,
         warm_start: np.ndarray | None = None,
     ) -> BackendResult:
-        hp = _highspy()
         started = time.perf_counter()
         if milp.n_cols == 0:
             # HiGHS answers a model without columns with status "Empty", not "Optimal".
@@ -108,8 +137,16 @@ class HighsBackend:
         h.setOptionValue("time_limit", float(max(options.time_limit_s, 0.01)))
         h.setOptionValue("mip_rel_gap", float(options.mip_gap))
         h.setOptionValue("random_seed", int(options.seed))
-        if options.threads:
-            h.setOptionValue("threads", int(options.threads))
+        threads = _Scheduler.claim(options.threads)
+        try:
+            return self._run(h, milp, options, warm_start, threads, started)
+        finally:
+            _Scheduler.release()
+
+    def _run(self, h, milp: MilpArrays, options: SolveOptions, warm_start: np.ndarray | None,
+             threads: int, started: float) -> BackendResult:
+        hp = _highspy()
+        h.setOptionValue("threads", threads)
 
         pass_model(h, milp)
 
@@ -142,7 +179,9 @@ class HighsBackend:
         seen: dict[str, object] = {"bound": None, "values": None}
 
         def stop_lp_at_deadline(event) -> None:
-            if time.perf_counter() > deadline and event.data_in is not None:
+            stop = time.perf_counter() > deadline or (
+                options.should_stop is not None and options.should_stop())
+            if stop and event.data_in is not None:
                 # (highspy 1.16 made ``event.interrupt`` a method; the flag works in all.)
                 event.data_in.user_interrupt = True
 
@@ -153,8 +192,19 @@ class HighsBackend:
             stop_lp_at_deadline(event)
 
         def keep_incumbent(event) -> None:
-            seen["values"] = np.asarray(event.data_out.mip_solution, dtype=float).copy()
+            values = np.asarray(event.data_out.mip_solution, dtype=float).copy()
+            seen["values"] = values
+            if options.on_solution is not None:
+                options.on_solution(values, float(event.data_out.objective_function_value))
 
+        def take_incoming(event) -> None:
+            offered = options.incoming() if options.incoming is not None else None
+            if offered is not None and event.data_in is not None:
+                event.data_in.setSolution(np.asarray(offered, dtype=float))
+                event.data_in.user_has_solution = True
+
+        if options.incoming is not None:
+            h.cbMipUserSolution.subscribe(take_incoming)
         h.cbMipInterrupt.subscribe(stop_at_deadline)
         # The root LP of a large model (Kings, 7,730 sites at 800 m) alone can outlast the
         # limit; stop the simplex too (the incumbent is the warm start or a callback's).
@@ -181,11 +231,12 @@ class HighsBackend:
             objective = float(milp.objective @ values + milp.offset) if has_solution else None
         interrupted = status not in (hp.HighsModelStatus.kOptimal,
                                      hp.HighsModelStatus.kInfeasible,
-                                     hp.HighsModelStatus.kTimeLimit) and \
+                                     hp.HighsModelStatus.kTimeLimit) and (
             time.perf_counter() > deadline
+            or (options.should_stop is not None and options.should_stop()))
         if interrupted:
-            # Stopped by our deadline: HiGHS reports an error and drops its incumbent and
-            # bound, so take the last ones its callbacks reported.
+            # Stopped by our deadline or the caller: HiGHS reports an error and drops its
+            # incumbent and bound, so take the last ones its callbacks reported.
             kept = seen["values"]
             if kept is not None and len(kept) == milp.n_cols:
                 values = kept
@@ -198,7 +249,8 @@ class HighsBackend:
                 objective if has_solution else None,
                 bound if isinstance(bound, float) else None,
                 time.perf_counter() - started,
-                "stopped at the time limit",
+                "stopped at the time limit" if time.perf_counter() > deadline
+                else "stopped by the caller",
             )
         runtime = time.perf_counter() - started
         bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else None
