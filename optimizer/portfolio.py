@@ -47,6 +47,7 @@ _CHAIN_STALL_ROUNDS = 2000  # a chain ends after this many rounds without a new 
 _IDLE_CHAINS = 3  # without a MIP beside it, the search ends after this many fruitless chains
 _WALKERS = 4  # independent search chains, merged after every turn
 _RESTART_NOISE = 0.5  # randomised greedy for a walker that stopped improving
+_MERGE_SHARE = 0.4  # a merge may take this share of a chain's time
 
 
 @dataclass(frozen=True, eq=False)
@@ -306,7 +307,7 @@ def run_portfolio(
         if len(walkers) >= 2 and left > 0.2 and not closed():
             tick = time.perf_counter()
             merged, value, union = merge_plans(problem, plans, best, fixed,
-                                               time_limit_s=min(left, max(1.0, chain_s)),
+                                               time_limit_s=min(left, _MERGE_SHARE * chain_s),
                                                seed=seed)
             report["merges"] += 1
             report["merge_s"] += time.perf_counter() - tick
