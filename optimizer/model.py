@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
+from optimizer.components import ComponentPlans, small_components
 from optimizer.reduce import ReducedProblem
 
 
@@ -50,6 +51,8 @@ class ModelLayout:
     x: np.ndarray
     y: np.ndarray
     y_group: np.ndarray
+    components: tuple[ComponentPlans, ...]
+    component_choice: tuple[np.ndarray, ...]
     assignment: np.ndarray
     assignment_group: np.ndarray
     assignment_column: np.ndarray
@@ -237,8 +240,27 @@ def build_milp(problem: ReducedProblem) -> MilpArrays:
     weight_per_person = np.divide(problem.group_weight, problem.group_population,
                                   out=np.zeros(problem.n_groups),
                                   where=problem.group_population > 0)
+    # Small components of the coverage graph: a choice among their best plans (see
+    # optimizer.components) instead of coverage rows.
+    components = small_components(problem)
+    in_component = np.zeros(problem.n_groups, dtype=bool)
+    choices = []
+    for component in components:
+        in_component[component.groups] = True
+        z = asm.add_variables(len(component.value), integer=True,
+                              objective=component.value)
+        choices.append(z)
+        asm.add_rows("component plan", np.zeros(len(z), dtype=np.int64), z,
+                     np.ones(len(z)), np.array([-np.inf]), np.array([1.0]))
+        link = component.members.T.nonzero()
+        m = len(component.columns)
+        asm.add_rows("component columns",
+                     np.concatenate([np.arange(m), link[0]]),
+                     np.concatenate([x[component.columns], z[link[1]]]),
+                     np.concatenate([np.ones(m), -np.ones(len(link[0]))]),
+                     np.zeros(m), np.zeros(m))
     # Coverage: y_g <= sum of covering x.
-    y_groups = np.nonzero(~capacitated)[0]
+    y_groups = np.nonzero(~capacitated & ~in_component)[0]
     y_var = np.full(problem.n_groups, -1, dtype=np.int64)
     y_var[y_groups] = asm.add_variables(
         len(y_groups), objective=0.0 if minimise else problem.group_weight[y_groups]
@@ -293,7 +315,8 @@ def build_milp(problem: ReducedProblem) -> MilpArrays:
     if maxmin:
         _worst_share_rows(asm, problem, y_var, assign_var, assign_group, worst)
     layout = ModelLayout(
-        x=x, y=y_var[y_groups], y_group=y_groups, assignment=assign_var,
+        x=x, y=y_var[y_groups], y_group=y_groups, components=tuple(components),
+        component_choice=tuple(choices), assignment=assign_var,
         assignment_group=assign_group, assignment_column=assign_column,
         served_rows=served_rows, circle=circle, circle_members=members,
         circle_constant=circle_constant, minimise_cost=minimise and not maxmin,
@@ -429,9 +452,20 @@ def full_solution(problem: ReducedProblem, chosen_columns: np.ndarray,
     layout = milp.layout
     if len(layout.assignment):
         return None
+    for component in layout.components:
+        # Take the listed plan for this part (a dominating one if the part is not listed).
+        chosen = x[component.columns] > 0.5
+        value = float(problem.group_weight[component.groups][
+            covered[component.groups] > 0.5].sum())
+        plan = component.plan_for(chosen, value)
+        x[component.columns] = component.members[plan] if plan >= 0 else 0.0
     values = np.zeros(milp.n_cols)
     values[layout.x] = x
     values[layout.y] = covered[layout.y_group]
+    for component, z in zip(layout.components, layout.component_choice, strict=True):
+        opened = x[component.columns] > 0.5
+        if opened.any():
+            values[z[(component.members == opened).all(axis=1)][0]] = 1.0
     if len(layout.circle) and layout.circle_members is not None:
         members = layout.circle_members.tocsr()
         for q, u in enumerate(layout.circle):

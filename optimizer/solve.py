@@ -393,6 +393,9 @@ def solve(
     if result is not None and milp is not None:
         model_size = {"columns": milp.n_cols, "rows": milp.n_rows, "nonzeros": milp.matrix.nnz,
                       "integer": int(milp.integrality.sum())}
+        if milp.layout is not None and milp.layout.components:
+            model_size["small_components"] = len(milp.layout.components)
+            model_size["component_plans"] = sum(len(c.value) for c in milp.layout.components)
         solver_s = result.runtime_s
         solver_status = result.status
         message = result.message

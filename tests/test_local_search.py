@@ -11,20 +11,12 @@ from optimizer.coverage import compute_reach
 from optimizer.local_search import CoverageSearch, _close, _open, _rebuild
 from optimizer.reduce import reduce_problem
 from tests.test_bruteforce import (
-    CLOSED,
     brute_force,
     feasible_mask,
     plan_value,
     random_instance,
 )
-
-
-def _assignment(problem, columns: np.ndarray, n_sites: int) -> np.ndarray:
-    assignment = np.full(n_sites, CLOSED, dtype=np.int64)
-    sites = problem.column_site[columns]
-    assert len(np.unique(sites)) == len(sites), "a site has two uses"
-    assignment[sites] = problem.column_type[columns]
-    return assignment
+from tests.test_lns import _assignment
 
 
 def _state_copy(search: CoverageSearch) -> list[np.ndarray]:
