@@ -44,12 +44,44 @@ def _fractional_knapsack(value: np.ndarray, cost: np.ndarray, budget: float) -> 
     return x
 
 
+def lagrangian_value(problem: ReducedProblem, multipliers: np.ndarray) -> float:
+    """:math:`L(\\lambda)` for multipliers clipped to :math:`[0, w_g]` (a valid upper bound
+    for any of them)."""
+    weight = problem.group_weight
+    multipliers = np.clip(np.nan_to_num(multipliers), 0.0, weight)
+    column_value = problem.cover.T @ multipliers
+    x = _fractional_knapsack(column_value, problem.column_cost, problem.instance.budget)
+    return problem.constant + float((weight - multipliers)[weight > multipliers].sum()
+                                    + column_value @ x)
+
+
+def lp_dual_bound(problem: ReducedProblem, *,
+                  time_limit_s: float) -> tuple[float, np.ndarray] | None:
+    """Upper bound from approximate duals of the LP relaxation.
+
+    The relaxation keeps the coverage rows and the budget; HiGHS's interior point method
+    solves it without crossover, and its coverage-row duals, clipped to :math:`[0, w_g]`,
+    are evaluated as Lagrangian multipliers, so the bound is valid however approximate the
+    duals are (an unfinished solve returns None). Returns the bound and the multipliers.
+    """
+    from optimizer.solvers.highs import highs_lp_duals
+
+    if problem.n_groups == 0:
+        return None
+    duals = highs_lp_duals(problem, time_limit_s=time_limit_s)
+    if duals is None:
+        return None
+    multipliers = np.abs(duals)
+    return min(lagrangian_value(problem, multipliers), problem.upper_bound), multipliers
+
+
 def lagrangian_bound(
     problem: ReducedProblem,
     *,
     target: float | None = None,
     time_limit_s: float = 1.0,
     max_iterations: int = 500,
+    start: np.ndarray | None = None,
 ) -> float:
     """Best Lagrangian upper bound found by subgradient optimisation (objective scale).
 
@@ -61,6 +93,8 @@ def lagrangian_bound(
         A known feasible objective (e.g. the heuristic's), used in the Polyak step.
     time_limit_s, max_iterations
         Stopping rules.
+    start
+        Initial multipliers (e.g. LP duals); default a tenth of each group's weight.
 
     Returns
     -------
@@ -75,7 +109,7 @@ def lagrangian_bound(
     cover_t = cover.T.tocsr()
     cost = problem.column_cost
     budget = problem.instance.budget
-    multipliers = 0.1 * weight
+    multipliers = 0.1 * weight if start is None else np.clip(start, 0.0, weight)
     best = problem.upper_bound
     goal = (target if target is not None else problem.constant) - problem.constant
     step_scale, stall = 2.0, 0

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from optimizer.model import build_milp
+from optimizer.model import build_milp, full_solution
 from optimizer.reduce import ReducedProblem
 from optimizer.solvers.base import SolveOptions, SolveStatus
 from optimizer.subproblem import restricted_problem
@@ -191,11 +191,9 @@ def large_neighbourhood_search(
         fixed[released] = False
         sub, free = restricted_problem(problem, free, np.nonzero(fixed)[0])
         milp = build_milp(sub)
-        warm = np.zeros(milp.n_cols)
         released_in_sub = np.isin(free, released)
-        warm[: milp.n_x][released_in_sub] = 1.0
+        warm = full_solution(sub, np.nonzero(released_in_sub)[0], milp)
         covered = np.asarray(sub.cover[:, released_in_sub].sum(axis=1)).ravel() > 0
-        warm[milp.n_x: milp.n_x + sub.n_groups] = covered
         current = float(sub.group_weight[covered].sum())
         left = deadline - time.perf_counter()
         if left <= 0.05:

@@ -356,6 +356,8 @@ def solve(
             upper_bound=upper_bound, emit=emit, use_mip=use_mip, started=started)
         search.update(outcome.report)
         heuristic_s += float(outcome.report["search_s"])
+        upper_bound = min(upper_bound, outcome.bound)
+        bound = upper_bound
         if outcome.value > best.value:
             candidate = _assess(instance, reach, problem, outcome.columns, None,
                                 outcome.source)

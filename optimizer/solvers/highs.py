@@ -9,6 +9,7 @@ import time
 from functools import cache
 
 import numpy as np
+from scipy import sparse
 
 from optimizer.model import MilpArrays
 from optimizer.solvers.base import BackendResult, ProgressEvent, SolveOptions, SolveStatus
@@ -280,3 +281,50 @@ class HighsBackend:
             runtime_s=runtime,
             message=h.modelStatusToString(status),
         )
+
+
+def highs_lp_duals(problem, *, time_limit_s: float) -> np.ndarray | None:
+    """Duals of the coverage rows of the LP relaxation (coverage rows and budget only),
+    by interior point without crossover; None if it did not finish in time."""
+    hp = _highspy()
+    n, m = problem.n_columns, problem.n_groups
+    cover = problem.cover.tocoo()
+    rows = np.concatenate([cover.row, np.arange(m)])
+    cols = np.concatenate([cover.col, n + np.arange(m)])
+    values = np.concatenate([-np.ones(cover.nnz), np.ones(m)])
+    upper = [np.zeros(m)]
+    budget = problem.instance.budget
+    if np.isfinite(budget):
+        rows = np.concatenate([rows, np.full(n, m)])
+        cols = np.concatenate([cols, np.arange(n)])
+        values = np.concatenate([values, problem.column_cost.astype(float)])
+        upper.append(np.array([budget]))
+    row_upper = np.concatenate(upper)
+    matrix = sparse.csr_matrix((values, (rows, cols)), shape=(len(row_upper), n + m))
+    lp = hp.HighsLp()
+    lp.num_col_, lp.num_row_ = n + m, len(row_upper)
+    lp.col_cost_ = np.concatenate([np.zeros(n), problem.group_weight])
+    lp.col_lower_ = np.zeros(n + m)
+    lp.col_upper_ = np.ones(n + m)
+    lp.row_lower_ = np.full(len(row_upper), -np.inf)
+    lp.row_upper_ = row_upper
+    lp.sense_ = hp.ObjSense.kMaximize
+    lp.a_matrix_.format_ = hp.MatrixFormat.kRowwise
+    lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
+    lp.a_matrix_.value_ = matrix.data.astype(float)
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n + m, len(row_upper)
+    h = new_highs()
+    h.setOptionValue("solver", "ipm")
+    h.setOptionValue("run_crossover", "off")
+    h.setOptionValue("time_limit", float(max(time_limit_s, 0.01)))
+    threads = _Scheduler.claim(1)
+    try:
+        h.setOptionValue("threads", threads)
+        h.passModel(lp)
+        h.run()
+    finally:
+        _Scheduler.release()
+    if h.getModelStatus() != hp.HighsModelStatus.kOptimal:
+        return None
+    return np.asarray(h.getSolution().row_dual, dtype=float)[:m]
