@@ -50,6 +50,9 @@ _WALKERS = 4  # independent search chains, merged after every turn
 _RESTART_NOISE = 0.5  # randomised greedy for a walker that stopped improving
 _MERGE_SHARE = 0.4  # a merge may take this share of a chain's time
 _LP_BOUND_SHARE = 0.5  # most of the time limit the interior-point LP bound may take
+# Above this many nonzeros HiGHS (presolve off, see optimizer.solvers.highs) had not
+# finished its root LP in 60 s on Brooklyn: a second search chain runs instead.
+_MIP_MAX_NONZEROS = 600_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,7 +83,7 @@ class _Shared:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.offer: np.ndarray | None = None
-        self.mip_plans: list[tuple[np.ndarray, float]] = []
+        self.mip_plans: list[tuple[np.ndarray, float, str]] = []
         self.events: list[ProgressEvent] = []
         self.mip_bound: float | None = None
         self.mip_result: BackendResult | None = None
@@ -202,7 +205,7 @@ def run_portfolio(
         def on_solution(values: np.ndarray, _objective: float) -> None:
             columns = np.nonzero(values[: problem.n_columns] > 0.5)[0]
             with shared.lock:
-                shared.mip_plans.append((columns, plan_value(problem, columns)))
+                shared.mip_plans.append((columns, plan_value(problem, columns), backend.name))
 
         mip_threads = threads if not concurrent else max(1, (threads or 2) - 1)
         return SolveOptions(time_limit_s=limit, mip_gap=mip_gap, threads=mip_threads,
@@ -211,6 +214,7 @@ def run_portfolio(
                             incoming=shared.take_offer if concurrent else None,
                             on_solution=on_solution)
 
+    chain_s = float(np.clip(_CHAIN_SHARE * time_limit_s, 0.5, 5.0))
     mip_clock = [0.0]  # when the MIP started, on the solve's clock
     if concurrent:
         milp = build_milp(problem)
@@ -226,6 +230,9 @@ def run_portfolio(
                     shared.events.append(ProgressEvent(
                         "lp-bound", time.perf_counter() - started, None, found[0]))
                     report["lp_bound"] = found[0]
+            if milp.matrix.nnz > _MIP_MAX_NONZEROS:
+                second_search()
+                return
             options = mip_options(max(0.5, deadline - time.perf_counter()))
             mip_clock[0] = time.perf_counter() - started
             result = backend.solve(milp, options=options, warm_start=warm)
@@ -234,6 +241,30 @@ def run_portfolio(
                 if result.status == SolveStatus.OPTIMAL and result.bound is not None:
                     shared.mip_bound = result.bound if shared.mip_bound is None else min(
                         shared.mip_bound, result.bound)
+
+        def second_search() -> None:
+            # Branch-and-cut cannot even finish its root LP here: a second search chain
+            # uses the core instead, its plans joining the pool like the MIP's would.
+            report["second_search"] = 1
+            helper = CoverageSearch(problem)
+            helper.load(start)
+            turn = 0
+
+            def share(columns: np.ndarray, value: float) -> None:
+                with shared.lock:
+                    shared.mip_plans.append((columns, value, "ils-2"))
+
+            while not shared.stop and time.perf_counter() < deadline - 0.05:
+                turn += 1
+                before = helper.value
+                found = helper.iterate(
+                    time_limit_s=min(chain_s, deadline - time.perf_counter()),
+                    seed=seed + 100_003 * turn, on_improvement=share,
+                    max_stall_rounds=_CHAIN_STALL_ROUNDS, should_stop=lambda: shared.stop)
+                share(found.columns, found.objective)
+                if found.objective <= before + 1e-9 * max(1.0, abs(before)):
+                    helper.start(noise=_RESTART_NOISE, seed=seed + 7 * turn)
+                    helper.descend()
 
         worker = threading.Thread(target=run_mip, name="lifecircle-mip", daemon=True)
         worker.start()
@@ -261,11 +292,13 @@ def run_portfolio(
         with shared.lock:
             events, shared.events = shared.events, []
             plans, shared.mip_plans = shared.mip_plans, []
-        for columns, value in plans:
+        for columns, value, how in plans:
             recent_mip_plans.append(columns)
             if value > best_value + 1e-9 * max(1.0, abs(best_value)):
                 report["mip_plans_taken"] += 1
-                best, best_value, source = np.sort(columns), value, backend.name
+                best, best_value, source = np.sort(columns), value, how
+                if how != backend.name:
+                    announce(how, time.perf_counter() - started)
         for event in events:
             announce(event.source, event.elapsed_s)
 
@@ -285,7 +318,6 @@ def run_portfolio(
 
     search_until = deadline if (concurrent or not use_mip) else (
         clock0 + _SEQUENTIAL_SEARCH_SHARE * time_limit_s)
-    chain_s = float(np.clip(_CHAIN_SHARE * time_limit_s, 0.5, 5.0))
     idle = 0
     while True:
         drain()

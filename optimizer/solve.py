@@ -369,6 +369,9 @@ def solve(
         result, milp = outcome.mip, outcome.milp
         if not use_mip:
             message = "search only"
+        elif result is None and "second_search" in outcome.report:
+            message = ("model too large for branch-and-cut in the time: a second search "
+                       "chain ran instead")
         elif result is None:
             message = "the search met the bound"
     elif use_mip and not proven:
@@ -392,12 +395,13 @@ def solve(
             verbose=verbose, progress=emit_from_solver,
         )
         result = backend.solve(milp, options=options, warm_start=warm)
-    if result is not None and milp is not None:
+    if milp is not None:
         model_size = {"columns": milp.n_cols, "rows": milp.n_rows, "nonzeros": milp.matrix.nnz,
                       "integer": int(milp.integrality.sum())}
         if milp.layout is not None and milp.layout.components:
             model_size["small_components"] = len(milp.layout.components)
             model_size["component_plans"] = sum(len(c.value) for c in milp.layout.components)
+    if result is not None and milp is not None:
         solver_s = result.runtime_s
         solver_status = result.status
         message = result.message

@@ -134,3 +134,19 @@ def test_highs_solves_with_any_thread_count_in_one_process() -> None:
                for t in (None, 1, 2, 1)]
     assert [r.status for r in results] == [SolveStatus.OPTIMAL] * 4
     assert len({round(r.objective, 6) for r in results}) == 1
+
+
+def test_a_model_too_large_for_branch_and_cut_gets_a_second_search(monkeypatch) -> None:
+    """Above the size where HiGHS cannot finish its root LP, the second core runs another
+    search chain: its plans join the pool, the LP bound still bounds the plan."""
+    import optimizer.portfolio as portfolio
+
+    monkeypatch.setattr(portfolio, "_MIP_MAX_NONZEROS", 0)
+    inst = _clustered(5, n=6000, m=2500, budget=40.0)
+    plan = solve(inst, time_limit_s=6.0)
+    assert plan.report.search["second_search"] == 1
+    assert plan.report.message.startswith("model too large for branch-and-cut")
+    assert plan.report.solver_s == 0.0
+    assert plan.objective >= plan.report.search["search_start_objective"] - 1e-9
+    assert plan.bound >= plan.objective - 1e-6
+    assert plan.runtime_s < 9.0
