@@ -138,7 +138,8 @@ def test_highs_solves_with_any_thread_count_in_one_process() -> None:
 
 def test_a_model_too_large_for_branch_and_cut_gets_a_second_search(monkeypatch) -> None:
     """Above the size where HiGHS cannot finish its root LP, the second core runs another
-    search chain: its plans join the pool, the LP bound still bounds the plan."""
+    search chain: its plans join the pool; a longer Lagrangian run and the LP bound still
+    bound the plan."""
     import optimizer.portfolio as portfolio
 
     monkeypatch.setattr(portfolio, "_MIP_MAX_NONZEROS", 0)
@@ -149,4 +150,6 @@ def test_a_model_too_large_for_branch_and_cut_gets_a_second_search(monkeypatch) 
     assert plan.report.solver_s == 0.0
     assert plan.objective >= plan.report.search["search_start_objective"] - 1e-9
     assert plan.bound >= plan.objective - 1e-6
+    lagrangian = plan.report.search["lagrangian_bound"]
+    assert plan.objective - 1e-6 <= plan.bound <= lagrangian + 1e-6
     assert plan.runtime_s < 9.0
