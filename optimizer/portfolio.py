@@ -53,6 +53,8 @@ _LP_BOUND_SHARE = 0.5  # most of the time limit the interior-point LP bound may 
 # Above this many nonzeros HiGHS (presolve off, see optimizer.solvers.highs) had not
 # finished its root LP in 60 s on Brooklyn: a second search chain runs instead.
 _MIP_MAX_NONZEROS = 600_000
+_MIP_MARGIN_SHARE = 0.05  # branch-and-cut is asked to end this share of the limit early,
+_MIP_MARGIN_MAX_S = 3.0  # at most this many seconds
 # On such models the interior point may not finish either (the 200,000-unit city: not in
 # 60 s), so a longer subgradient run goes first: this share of the limit, at most 6 s
 # (city: 2,922,520 in 5 s, against 3,096,606 from the 1 s run before the search).
@@ -219,6 +221,19 @@ def run_portfolio(
                             incoming=shared.take_offer if concurrent else None,
                             on_solution=on_solution)
 
+    longest_restart = [0.0]
+
+    def restart(walker: CoverageSearch, restart_seed: int, until: float) -> bool:
+        # A randomised greedy plan and its full descent, unless the longest restart so far
+        # would not fit twice in the time left (the descent cannot be interrupted).
+        if until - time.perf_counter() < 2.0 * longest_restart[0] + 0.05:
+            return False
+        tick = time.perf_counter()
+        walker.start(noise=_RESTART_NOISE, seed=restart_seed)
+        walker.descend()
+        longest_restart[0] = max(longest_restart[0], time.perf_counter() - tick)
+        return True
+
     chain_s = float(np.clip(_CHAIN_SHARE * time_limit_s, 0.5, 5.0))
     mip_clock = [0.0]  # when the MIP started, on the solve's clock
     if concurrent:
@@ -248,7 +263,10 @@ def run_portfolio(
             if huge:
                 second_search()
                 return
-            options = mip_options(max(0.5, deadline - time.perf_counter()))
+            # HiGHS checks its limit and the interrupt only between some steps (Bronx p=70:
+            # 2-4 s late), so it is asked to end a little early.
+            margin = min(_MIP_MARGIN_MAX_S, _MIP_MARGIN_SHARE * time_limit_s)
+            options = mip_options(max(0.5, deadline - margin - time.perf_counter()))
             mip_clock[0] = time.perf_counter() - started
             result = backend.solve(milp, options=options, warm_start=warm)
             with shared.lock:
@@ -278,8 +296,7 @@ def run_portfolio(
                     max_stall_rounds=_CHAIN_STALL_ROUNDS, should_stop=lambda: shared.stop)
                 share(found.columns, found.objective)
                 if found.objective <= before + 1e-9 * max(1.0, abs(before)):
-                    helper.start(noise=_RESTART_NOISE, seed=seed + 7 * turn)
-                    helper.descend()
+                    restart(helper, seed + 7 * turn, deadline)
 
         worker = threading.Thread(target=run_mip, name="lifecircle-mip", daemon=True)
         worker.start()
@@ -346,9 +363,9 @@ def run_portfolio(
         turn = (report["chains"] - 1) % _WALKERS
         if turn == len(walkers):
             walker = CoverageSearch(problem)
-            walker.start(noise=_RESTART_NOISE, seed=seed + 7919 * report["chains"])
-            walker.descend()
-            walkers.append(walker)
+            if restart(walker, seed + 7919 * report["chains"], search_until):
+                walkers.append(walker)
+            turn %= len(walkers)
         walker = walkers[turn]
 
         def improved(columns: np.ndarray, value: float) -> None:
@@ -378,8 +395,7 @@ def run_portfolio(
         if found.objective <= walker_before + 1e-9 * max(1.0, abs(walker_before)):
             # The walker is stuck: start it again from a randomised greedy plan.
             report["walker_restarts"] = int(report.get("walker_restarts", 0)) + 1
-            walker.start(noise=_RESTART_NOISE, seed=seed + 7919 * report["chains"])
-            walker.descend()
+            restart(walker, seed + 7919 * report["chains"], search_until)
         idle = 0 if best_value > value_before else idle + 1
         if idle >= _IDLE_CHAINS and worker is None:
             break  # nothing runs beside the search and it has stopped finding anything
