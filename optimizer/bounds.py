@@ -44,25 +44,35 @@ def _fractional_knapsack(value: np.ndarray, cost: np.ndarray, budget: float) -> 
     return x
 
 
+def _relaxed(cover_t, cost: np.ndarray, budget: float, weight: np.ndarray,
+             multipliers: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """:math:`L(\\lambda) - \\text{constant}` with its maximisers: the column values
+    :math:`x` (a fractional knapsack) and the groups :math:`y` worth more than their
+    multiplier."""
+    y = weight > multipliers
+    column_value = cover_t @ multipliers
+    x = _fractional_knapsack(column_value, cost, budget)
+    return float((weight - multipliers)[y].sum() + column_value @ x), x, y
+
+
 def lagrangian_value(problem: ReducedProblem, multipliers: np.ndarray) -> float:
     """:math:`L(\\lambda)` for multipliers clipped to :math:`[0, w_g]` (a valid upper bound
     for any of them)."""
     weight = problem.group_weight
     multipliers = np.clip(np.nan_to_num(multipliers), 0.0, weight)
-    column_value = problem.cover.T @ multipliers
-    x = _fractional_knapsack(column_value, problem.column_cost, problem.instance.budget)
-    return problem.constant + float((weight - multipliers)[weight > multipliers].sum()
-                                    + column_value @ x)
+    value, _, _ = _relaxed(problem.cover.T, problem.column_cost, problem.instance.budget,
+                           weight, multipliers)
+    return problem.constant + value
 
 
 def lp_dual_bound(problem: ReducedProblem, *,
-                  time_limit_s: float) -> tuple[float, np.ndarray] | None:
+                  time_limit_s: float) -> float | None:
     """Upper bound from approximate duals of the LP relaxation.
 
     The relaxation keeps the coverage rows and the budget; HiGHS's interior point method
     solves it without crossover, and its coverage-row duals, clipped to :math:`[0, w_g]`,
     are evaluated as Lagrangian multipliers, so the bound is valid however approximate the
-    duals are (an unfinished solve returns None). Returns the bound and the multipliers.
+    duals are (an unfinished solve returns None).
     """
     from optimizer.solvers.highs import highs_lp_duals
 
@@ -71,8 +81,7 @@ def lp_dual_bound(problem: ReducedProblem, *,
     duals = highs_lp_duals(problem, time_limit_s=time_limit_s)
     if duals is None:
         return None
-    multipliers = np.abs(duals)
-    return min(lagrangian_value(problem, multipliers), problem.upper_bound), multipliers
+    return min(lagrangian_value(problem, np.abs(duals)), problem.upper_bound)
 
 
 def lagrangian_bound(
@@ -81,7 +90,6 @@ def lagrangian_bound(
     target: float | None = None,
     time_limit_s: float = 1.0,
     max_iterations: int = 500,
-    start: np.ndarray | None = None,
 ) -> float:
     """Best Lagrangian upper bound found by subgradient optimisation (objective scale).
 
@@ -93,8 +101,6 @@ def lagrangian_bound(
         A known feasible objective (e.g. the heuristic's), used in the Polyak step.
     time_limit_s, max_iterations
         Stopping rules.
-    start
-        Initial multipliers (e.g. LP duals); default a tenth of each group's weight.
 
     Returns
     -------
@@ -109,17 +115,14 @@ def lagrangian_bound(
     cover_t = cover.T.tocsr()
     cost = problem.column_cost
     budget = problem.instance.budget
-    multipliers = 0.1 * weight if start is None else np.clip(start, 0.0, weight)
+    multipliers = 0.1 * weight
     best = problem.upper_bound
     goal = (target if target is not None else problem.constant) - problem.constant
     step_scale, stall = 2.0, 0
     for _ in range(max_iterations):
         if time.perf_counter() - started > time_limit_s:
             break
-        y = weight > multipliers
-        column_value = cover_t @ multipliers
-        x = _fractional_knapsack(column_value, cost, budget)
-        value = float((weight - multipliers)[y].sum() + column_value @ x)
+        value, x, y = _relaxed(cover_t, cost, budget, weight, multipliers)
         if problem.constant + value < best - 1e-9 * max(1.0, best):
             best, stall = problem.constant + value, 0
         else:

@@ -76,6 +76,10 @@ class PortfolioResult:
     report: dict[str, float | int] = field(default_factory=dict)
 
 
+def _improves(value: float, than: float) -> bool:
+    return value > than + 1e-9 * max(1.0, abs(than))
+
+
 def plan_value(problem: ReducedProblem, columns: np.ndarray) -> float:
     """Objective of a plan on the reduced problem (constant included)."""
     x = np.zeros(problem.n_columns)
@@ -95,6 +99,10 @@ class _Shared:
         self.mip_bound: float | None = None
         self.mip_result: BackendResult | None = None
         self.stop = False
+
+    def tighten(self, bound: float) -> None:
+        """Keep the lower of the bound held and ``bound`` (the caller holds the lock)."""
+        self.mip_bound = bound if self.mip_bound is None else min(self.mip_bound, bound)
 
     def take_offer(self) -> np.ndarray | None:
         with self.lock:
@@ -202,8 +210,7 @@ def run_portfolio(
         def on_progress(event: ProgressEvent) -> None:
             with shared.lock:
                 if event.bound is not None and np.isfinite(event.bound):
-                    shared.mip_bound = event.bound if shared.mip_bound is None else min(
-                        shared.mip_bound, event.bound)
+                    shared.tighten(event.bound)
                 shared.events.append(ProgressEvent(
                     event.source, mip_clock[0] + event.elapsed_s, event.incumbent,
                     min(event.bound, upper_bound) if event.bound is not None and np.isfinite(
@@ -242,8 +249,7 @@ def run_portfolio(
 
         def record_bound(source: str, key: str, value: float) -> None:
             with shared.lock:
-                shared.mip_bound = value if shared.mip_bound is None else min(
-                    shared.mip_bound, value)
+                shared.tighten(value)
                 shared.events.append(ProgressEvent(
                     source, time.perf_counter() - started, None, value))
                 report[key] = value
@@ -254,12 +260,13 @@ def run_portfolio(
             huge = milp.matrix.nnz > _MIP_MAX_NONZEROS
             if huge:
                 record_bound("lagrangian", "lagrangian_bound", lagrangian_bound(
-                    problem, target=plan_value(problem, start), max_iterations=100_000,
+                    problem, target=float(report["search_start_objective"]),
+                    max_iterations=100_000,
                     time_limit_s=min(_HUGE_LAGRANGIAN_MAX_S,
                                      _HUGE_LAGRANGIAN_SHARE * time_limit_s)))
-            found = lp_dual_bound(problem, time_limit_s=_LP_BOUND_SHARE * time_limit_s)
-            if found is not None:
-                record_bound("lp-bound", "lp_bound", found[0])
+            lp_bound = lp_dual_bound(problem, time_limit_s=_LP_BOUND_SHARE * time_limit_s)
+            if lp_bound is not None:
+                record_bound("lp-bound", "lp_bound", lp_bound)
             if huge:
                 second_search()
                 return
@@ -272,8 +279,7 @@ def run_portfolio(
             with shared.lock:
                 shared.mip_result = result
                 if result.status == SolveStatus.OPTIMAL and result.bound is not None:
-                    shared.mip_bound = result.bound if shared.mip_bound is None else min(
-                        shared.mip_bound, result.bound)
+                    shared.tighten(result.bound)
 
         def second_search() -> None:
             # Branch-and-cut cannot even finish its root LP here: a second search chain
@@ -295,7 +301,7 @@ def run_portfolio(
                     seed=seed + 100_003 * turn, on_improvement=share,
                     max_stall_rounds=_CHAIN_STALL_ROUNDS, should_stop=lambda: shared.stop)
                 share(found.columns, found.objective)
-                if found.objective <= before + 1e-9 * max(1.0, abs(before)):
+                if not _improves(found.objective, before):
                     restart(helper, seed + 7 * turn, deadline)
 
         worker = threading.Thread(target=run_mip, name="lifecircle-mip", daemon=True)
@@ -326,7 +332,7 @@ def run_portfolio(
             plans, shared.mip_plans = shared.mip_plans, []
         for columns, value, how in plans:
             recent_mip_plans.append(columns)
-            if value > best_value + 1e-9 * max(1.0, abs(best_value)):
+            if _improves(value, best_value):
                 report["mip_plans_taken"] += 1
                 best, best_value, source = np.sort(columns), value, how
                 if how != backend.name:
@@ -369,7 +375,7 @@ def run_portfolio(
         walker = walkers[turn]
 
         def improved(columns: np.ndarray, value: float) -> None:
-            if value > best_value + 1e-9 * max(1.0, abs(best_value)):
+            if _improves(value, best_value):
                 publish(columns, value, "ils")
 
         value_before = best_value
@@ -389,10 +395,10 @@ def run_portfolio(
             report["merges"] += 1
             report["merge_s"] += time.perf_counter() - tick
             report["largest_merge"] = max(int(report.get("largest_merge", 0)), union)
-            if value > best_value + 1e-9 * max(1.0, abs(best_value)):
+            if _improves(value, best_value):
                 report["merge_gains"] += 1
                 publish(merged, value, "merge")
-        if found.objective <= walker_before + 1e-9 * max(1.0, abs(walker_before)):
+        if not _improves(found.objective, walker_before):
             # The walker is stuck: start it again from a randomised greedy plan.
             report["walker_restarts"] = int(report.get("walker_restarts", 0)) + 1
             restart(walker, seed + 7919 * report["chains"], search_until)
@@ -416,7 +422,7 @@ def run_portfolio(
                                    warm_start=full_solution(problem, best, milp))
         with shared.lock:
             if mip_result.bound is not None and mip_result.status != SolveStatus.ERROR:
-                shared.mip_bound = mip_result.bound
+                shared.tighten(mip_result.bound)
     drain()
     report["search_objective"] = best_value
     return PortfolioResult(columns=best, value=best_value, source=source, mip=mip_result,

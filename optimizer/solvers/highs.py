@@ -70,6 +70,28 @@ def new_highs():
     return h
 
 
+def _highs_lp(objective: np.ndarray, col_lower: np.ndarray, col_upper: np.ndarray,
+              matrix: sparse.csr_matrix, row_lower: np.ndarray, row_upper: np.ndarray, *,
+              maximize: bool, offset: float = 0.0):
+    """A continuous ``highspy.HighsLp`` from arrays, the constraint matrix as CSR rows."""
+    hp = _highspy()
+    lp = hp.HighsLp()
+    lp.num_col_, lp.num_row_ = len(objective), len(row_lower)
+    lp.col_cost_ = objective
+    lp.col_lower_ = col_lower
+    lp.col_upper_ = col_upper
+    lp.row_lower_ = row_lower
+    lp.row_upper_ = row_upper
+    lp.offset_ = offset
+    lp.sense_ = hp.ObjSense.kMaximize if maximize else hp.ObjSense.kMinimize
+    lp.a_matrix_.format_ = hp.MatrixFormat.kRowwise
+    lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
+    lp.a_matrix_.value_ = matrix.data.astype(float)
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = len(objective), len(row_lower)
+    return lp
+
+
 def pass_model(h, milp: MilpArrays, *, minimize: bool = False) -> None:
     """Hand the whole model to a ``highspy.Highs`` object in one call (CSR rows).
 
@@ -77,23 +99,9 @@ def pass_model(h, milp: MilpArrays, *, minimize: bool = False) -> None:
     the CBC backend exports to MPS.
     """
     hp = _highspy()
-    lp = hp.HighsLp()
-    lp.num_col_ = milp.n_cols
-    lp.num_row_ = milp.n_rows
-    lp.col_cost_ = -milp.objective if minimize else milp.objective
-    lp.col_lower_ = milp.col_lower
-    lp.col_upper_ = milp.col_upper
-    lp.row_lower_ = milp.row_lower
-    lp.row_upper_ = milp.row_upper
-    lp.offset_ = 0.0 if minimize else milp.offset
-    lp.sense_ = hp.ObjSense.kMinimize if minimize else hp.ObjSense.kMaximize
-    matrix = milp.matrix
-    lp.a_matrix_.format_ = hp.MatrixFormat.kRowwise
-    lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
-    lp.a_matrix_.value_ = matrix.data.astype(float)
-    lp.a_matrix_.num_col_ = milp.n_cols
-    lp.a_matrix_.num_row_ = milp.n_rows
+    lp = _highs_lp(-milp.objective if minimize else milp.objective, milp.col_lower,
+                   milp.col_upper, milp.matrix, milp.row_lower, milp.row_upper,
+                   maximize=not minimize, offset=0.0 if minimize else milp.offset)
     lp.integrality_ = [
         hp.HighsVarType.kInteger if flag else hp.HighsVarType.kContinuous
         for flag in milp.integrality
@@ -301,19 +309,9 @@ def highs_lp_duals(problem, *, time_limit_s: float) -> np.ndarray | None:
         upper.append(np.array([budget]))
     row_upper = np.concatenate(upper)
     matrix = sparse.csr_matrix((values, (rows, cols)), shape=(len(row_upper), n + m))
-    lp = hp.HighsLp()
-    lp.num_col_, lp.num_row_ = n + m, len(row_upper)
-    lp.col_cost_ = np.concatenate([np.zeros(n), problem.group_weight])
-    lp.col_lower_ = np.zeros(n + m)
-    lp.col_upper_ = np.ones(n + m)
-    lp.row_lower_ = np.full(len(row_upper), -np.inf)
-    lp.row_upper_ = row_upper
-    lp.sense_ = hp.ObjSense.kMaximize
-    lp.a_matrix_.format_ = hp.MatrixFormat.kRowwise
-    lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
-    lp.a_matrix_.value_ = matrix.data.astype(float)
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n + m, len(row_upper)
+    lp = _highs_lp(np.concatenate([np.zeros(n), problem.group_weight]), np.zeros(n + m),
+                   np.ones(n + m), matrix, np.full(len(row_upper), -np.inf), row_upper,
+                   maximize=True)
     h = new_highs()
     h.setOptionValue("solver", "ipm")
     h.setOptionValue("run_crossover", "off")
