@@ -412,3 +412,52 @@ class Plan:
             "warnings": list(self.report.warnings),
             "notes": list(self.instance.notes),
         }
+
+
+def restore_plan(
+    instance: SitingInstance,
+    reach: Reach,
+    *,
+    site_ids: np.ndarray,
+    type_names: np.ndarray,
+    status: SolveStatus,
+    objective: float | None,
+    bound: float | None,
+    gap: float | None,
+    runtime_s: float,
+    report: SolverReport,
+    years: np.ndarray | None = None,
+    year_names: tuple[str, ...] = (),
+    served: np.ndarray | None = None,
+    site_served: np.ndarray | None = None,
+    explanation: tuple[str, ...] = (),
+) -> Plan:
+    """A :class:`Plan` rebuilt from its recorded decisions (a run folder's ``sites.csv``).
+
+    Coverage is re-evaluated from the pairs, as after a solve; ``served`` (people served per
+    unit and type, ``NaN`` where not capacitated) and ``site_served`` (per candidate site)
+    restore a capacitated assignment, which the pairs alone do not determine. Raises
+    ``KeyError`` for a site id or type name the instance does not have.
+    """
+    site_position = {str(s): k for k, s in enumerate(instance.site_ids.astype(str))}
+    type_position = {name: t for t, name in enumerate(instance.type_names)}
+    site_index = np.array([site_position[str(s)] for s in site_ids], dtype=np.int64)
+    type_index = np.array([type_position[str(t)] for t in type_names], dtype=np.int64)
+    year_index = None
+    if years is not None and year_names:
+        year_position = {str(y): k for k, y in enumerate(year_names)}
+        year_index = np.array([year_position[str(y)] for y in years], dtype=np.int64)
+    coverage = None
+    yearly: tuple[UnitCoverage, ...] = ()
+    if status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
+        coverage = evaluate_plan(instance, reach, site_index, type_index, served=served,
+                                 utilisation=site_served)
+        if year_index is not None:
+            yearly = tuple(
+                evaluate_plan(instance, reach, site_index[year_index <= y],
+                              type_index[year_index <= y])
+                for y in range(len(year_names))
+            )
+    return Plan(instance, status, objective, bound, gap, runtime_s, site_index, type_index,
+                coverage, report, explanation, year_index, year_names if year_index is not None
+                else (), yearly)

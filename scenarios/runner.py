@@ -8,13 +8,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from optimizer.instance import SitingInstance
 from optimizer.results import Plan
 from optimizer.solve import solve
 from optimizer.solvers.base import ProgressCallback
 from scenarios.library import resolve_scenario
 from scenarios.loader import build_instance
-from scenarios.spec import ScenarioSpec, SolverSpec, load_scenario
+from scenarios.spec import ScenarioSpec, SolverSpec, load_scenario, scenario_toml
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,9 +114,11 @@ def _json_safe(value: Any) -> Any:
 
 
 def write_outputs(result: ScenarioResult, out_dir: str | Path) -> dict[str, Path]:
-    """Write ``summary.json``, ``sites.csv``, ``coverage.csv``, ``coverage_by_type.csv`` and,
-    where the demand has a grouping column (``policy.group_by`` or ``community_id``),
-    ``coverage_by_group.csv``."""
+    """Write ``summary.json``, ``sites.csv``, ``coverage.csv``, ``coverage_by_type.csv``,
+    ``scenario.toml`` (the scenario as solved, with absolute data paths), ``progress.csv``
+    (incumbent, bound and gap over time) and, where the demand has a grouping column
+    (``policy.group_by`` or ``community_id``), ``coverage_by_group.csv``.
+    :func:`scenarios.store.load_run` rebuilds the result from these files."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -127,6 +131,15 @@ def write_outputs(result: ScenarioResult, out_dir: str | Path) -> dict[str, Path
         json.dumps(_json_safe(result.summary()), indent=2, ensure_ascii=False) + "\n",
         encoding="utf-8",
     )
+    paths["scenario"] = out / "scenario.toml"
+    paths["scenario"].write_text(
+        "# The scenario as solved (absolute data paths); `lifecircle solve` reruns it.\n"
+        + scenario_toml(result.spec), encoding="utf-8")
+    paths["progress"] = out / "progress.csv"
+    pd.DataFrame(
+        [(e.source, e.elapsed_s, e.incumbent, e.bound, e.gap) for e in result.plan.report.progress],
+        columns=["source", "elapsed_s", "incumbent", "bound", "gap"],
+    ).to_csv(paths["progress"], index=False)
     result.plan.chosen_sites().to_csv(paths["sites"], index=False)
     result.plan.unit_coverage().to_csv(paths["coverage"], index=False)
     result.plan.coverage_by_type().to_csv(paths["coverage_by_type"], index=False)

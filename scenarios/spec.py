@@ -607,3 +607,143 @@ def load_scenario(path: str | Path) -> ScenarioSpec:
         problems.raise_if_any()
     spec = parse_scenario(data, base=path.resolve().parent, label=path.name, name=path.stem)
     return replace(spec, path=path.resolve())
+
+
+def _table_data(table: TableSource, role: str, relative_to: Path | None) -> str | dict[str, Any]:
+    path = table.path
+    if relative_to is not None:
+        try:
+            path = Path(path).resolve().relative_to(relative_to.resolve())
+        except ValueError:
+            path = Path(path).resolve()
+    defaults = TABLE_ROLES[role]
+    columns = {k: v for k, v in table.columns.items() if defaults.get(k) != v}
+    options: dict[str, Any] = {k: v for k, v in (("encoding", table.encoding),
+                                                 ("layer", table.layer)) if v is not None}
+    if table.coordinates != "wgs84":
+        options["coordinates"] = table.coordinates
+    if not columns and not options:
+        return path.as_posix()
+    return {"path": path.as_posix(), **columns, **options}
+
+
+def _relative(path: Path, relative_to: Path | None) -> str:
+    if relative_to is not None:
+        try:
+            return Path(path).resolve().relative_to(relative_to.resolve()).as_posix()
+        except ValueError:
+            pass
+    return Path(path).resolve().as_posix()
+
+
+def _type_data(kind: TypeSpec) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if kind.label is not None:
+        body["label"] = kind.label
+    body["population"] = kind.population
+    if kind.radius_min is not None:
+        body["radius_min"] = kind.radius_min
+        body["speed_m_per_min"] = kind.radius_m / kind.radius_min if kind.radius_min else \
+            DEFAULT_WALKING_SPEED
+    else:
+        body["radius_m"] = kind.radius_m
+    body["cost"] = kind.cost
+    body["weight"] = kind.weight
+    optional = {
+        "max_sites": kind.max_sites, "max_budget_share": kind.max_budget_share,
+        "min_area_m2": kind.min_area_m2, "capacity": kind.capacity,
+    }
+    body.update({k: v for k, v in optional.items() if v is not None})
+    if kind.capacity_factor != 1.0:
+        body["capacity_factor"] = kind.capacity_factor
+    if kind.bands:
+        body["bands"] = [list(band) for band in kind.bands]
+    return body
+
+
+def _policy_data(policy: PolicySpec) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    if policy.objective != "coverage":
+        data["objective"] = policy.objective
+    if policy.group_by is not None:
+        data["group_by"] = policy.group_by
+    if policy.floors:
+        data["floors"] = dict(policy.floors)
+        data["floor_mode"] = policy.floor_mode
+        data["floor_penalty"] = policy.floor_penalty
+    if policy.targets:
+        data["targets"] = dict(policy.targets)
+    if policy.maxmin:
+        data["maxmin"] = list(policy.maxmin)
+    if policy.circle_types:
+        data["complete_circle"] = {"types": list(policy.circle_types),
+                                   "weight": policy.circle_weight,
+                                   "population": policy.circle_population}
+    if policy.area_column is not None:
+        data["area_budgets"] = {"column": policy.area_column,
+                                "budgets": dict(policy.area_budgets)}
+    if policy.years:
+        data["phasing"] = {"years": list(policy.years), "budgets": list(policy.year_budgets),
+                           "objective": policy.phasing_objective}
+    return data
+
+
+def spec_to_data(spec: ScenarioSpec, *, relative_to: Path | None = None) -> dict[str, Any]:
+    """The scenario as a TOML-ready dictionary: ``parse_scenario`` of it gives ``spec`` back.
+
+    Parameters
+    ----------
+    spec
+        A validated scenario.
+    relative_to
+        Write file paths relative to this folder where they lie inside it (as a scenario
+        file next to its data does); absolute paths otherwise.
+
+    Used to save a scenario edited in the app as the same TOML file the CLI reads, and to
+    record the exact scenario beside its results (``scenario.toml`` in a run folder).
+    """
+    data: dict[str, Any] = {"name": spec.name}
+    if spec.description:
+        data["description"] = spec.description
+    if math.isfinite(spec.budget):
+        data["budget"] = spec.budget
+    for role in TABLE_ROLES:
+        table = getattr(spec, role)
+        if table is not None:
+            data[role] = _table_data(table, role, relative_to)
+    if spec.crs is not None:
+        data["crs"] = spec.crs
+    if spec.metric_crs != "auto":
+        data["metric_crs"] = spec.metric_crs
+    if spec.network is not None:
+        net = spec.network
+        network: dict[str, Any] = {"path": _relative(net.path, relative_to),
+                                   "max_snap_m": net.max_snap_m}
+        if net.exclude_highways is not None:
+            network["exclude_highways"] = list(net.exclude_highways)
+        network.update({k: v for k, v in (("layer", net.layer), ("encoding", net.encoding))
+                        if v is not None})
+        if not net.cache:
+            network["cache"] = False
+        data["network"] = network
+    if spec.force_open:
+        data["force_open"] = dict(spec.force_open)
+    if spec.exclude:
+        data["exclude"] = list(spec.exclude)
+    data["types"] = {kind.name: _type_data(kind) for kind in spec.types}
+    policy = _policy_data(spec.policy)
+    if policy:
+        data["policy"] = policy
+    solver: dict[str, Any] = {"name": spec.solver.name, "time_limit_s": spec.solver.time_limit_s,
+                              "gap": spec.solver.gap, "seed": spec.solver.seed}
+    if spec.solver.threads is not None:
+        solver["threads"] = spec.solver.threads
+    data["solver"] = solver
+    return data
+
+
+def scenario_toml(spec: ScenarioSpec, *, relative_to: Path | None = None) -> str:
+    """The scenario as TOML text (see :func:`spec_to_data`)."""
+    import tomli_w
+
+    return tomli_w.dumps(spec_to_data(spec, relative_to=relative_to))
