@@ -27,6 +27,16 @@ def _print_progress(event: ProgressEvent) -> None:
           f"bound {bound:>14}  gap {gap}", file=sys.stderr)
 
 
+def _export_formats(text: str) -> tuple[str, ...]:
+    """``--export xlsx,gpkg`` -> ``("xlsx", "gpkg")``; an unknown format is a usage error."""
+    from scenarios.exports import check_formats
+
+    try:
+        return check_formats(name for name in text.split(",") if name.strip())
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lifecircle",
@@ -45,9 +55,25 @@ def _parser() -> argparse.ArgumentParser:
     solve.add_argument("--seed", type=int, help="random seed")
     solve.add_argument("--quiet", action="store_true", help="no progress lines")
     solve.add_argument("--verbose", action="store_true", help="print the solver log")
+    solve.add_argument("--export", type=_export_formats, default=(), metavar="FORMATS",
+                       help="also write exports, a comma list of xlsx (plan.xlsx), gpkg "
+                            "(plan.gpkg), csv (plan_<table>.csv for Excel)")
     validate = commands.add_parser("validate", help="check a scenario's inputs without solving")
     validate.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO)
     commands.add_parser("scenarios", help="list the shipped scenarios")
+    sweep = commands.add_parser("sweep", help="solve a scenario at a ladder of budgets and "
+                                              "write the budget-coverage curve")
+    sweep.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO,
+                       help=f"scenario TOML file or shipped scenario name "
+                            f"(default: {DEFAULT_SCENARIO})")
+    sweep.add_argument("--budgets", required=True,
+                       help="budgets in CNY: start:stop:count (inclusive, e.g. 5e6:100e6:20) "
+                            "or a comma list (e.g. 5e6,10e6,30e6)")
+    sweep.add_argument("--out", required=True, help="output folder (curve.csv, curve.png)")
+    sweep.add_argument("--time-limit", type=float, help="time limit per budget in seconds")
+    sweep.add_argument("--solver", choices=sorted(BACKENDS), help="MILP backend")
+    sweep.add_argument("--lang", choices=["en", "zh"], default="en",
+                       help="language of the plot's labels (default: en)")
     return parser
 
 
@@ -66,6 +92,10 @@ def _solve(args: argparse.Namespace) -> int:
     )
     plan = result.plan
     paths = write_outputs(result, args.out)
+    if args.export:
+        from scenarios.exports import write_exports
+
+        write_exports(result, args.out, formats=args.export)
     if plan.status == SolveStatus.INFEASIBLE:
         reasons = "; ".join(plan.explanation) or "the constraints cannot all hold"
         print(f"infeasible: {reasons}", file=sys.stderr)
@@ -114,6 +144,35 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from scenarios.curve import budget_curve, parse_budgets
+
+    budgets = parse_budgets(args.budgets)
+
+    def report(point) -> None:
+        print(point.describe(), flush=True)
+
+    curve = budget_curve(args.scenario, budgets, time_limit_s=args.time_limit,
+                         solver=args.solver, progress=report)
+    out = Path(args.out)
+    csv_path = curve.to_csv(out / "curve.csv")
+    try:
+        curve.plot(out / "curve.png", lang=args.lang)
+    except ImportError as error:
+        print(f"warning: curve.png not written: {error}", file=sys.stderr)
+    statuses = set(curve.points["status"])
+    if curve.points["objective"].notna().any():
+        print(f"{curve.scenario}: {len(curve.points)} budgets, results in {csv_path.parent}")
+        return EXIT_OK
+    if statuses == {str(SolveStatus.INFEASIBLE)}:
+        print("infeasible at every budget", file=sys.stderr)
+        return EXIT_INFEASIBLE
+    print(f"no solution at any budget ({', '.join(sorted(statuses))})", file=sys.stderr)
+    return EXIT_NO_SOLUTION
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parser().parse_args(argv)
@@ -122,6 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _solve(args)
         if args.command == "validate":
             return _validate(args)
+        if args.command == "sweep":
+            return _sweep(args)
         for name, path in shipped_scenarios().items():
             print(f"{name:<24} {path}")
         return EXIT_OK

@@ -82,7 +82,7 @@ def test_store_finds_a_result_by_content_and_not_after_an_edit(tmp_path):
 
 
 def test_load_run_reports_missing_files(tmp_path):
-    with pytest.raises(InputError, match="summary.json"):
+    with pytest.raises(InputError, match=r"summary\.json"):
         load_run(tmp_path)
 
 

@@ -1,0 +1,525 @@
+r"""The budget-coverage curve: one scenario solved at a ladder of budgets.
+
+For budgets :math:`B_1 < B_2 < \dots < B_K` the scenario's model is solved at each
+:math:`B_k` (see :func:`optimizer.solve.solve`),
+
+.. math::
+
+    z(B) = \max_x \sum_t w_t \sum_i p_{it}\, \mathrm{covered}_{it}(x)
+    \quad \text{s.t.} \quad \sum_{j,t} c_{jt} x_{jt} \le B, \ \dots
+
+The instance (tables, projection, walking-network distances) is built once and only its
+``budget`` changes between points, so every point is the same model as
+``run_scenario(replace(spec, budget=B_k))``.
+
+:math:`z` is non-decreasing in :math:`B`: a plan within :math:`B_{k-1}` also fits
+:math:`B_k` (the budget row only loosens; ``max_budget_share`` caps grow with the budget;
+area budgets, type counts, forced and excluded sites, floors and targets do not depend on
+it). The solver cannot take a start plan, so the curve enforces this afterwards: when a
+point stopped at a limit with a plan scoring below the previous point's, the previous plan
+is kept for it (``plan_from_budget`` names the budget it was found at) and its status is
+``feasible`` unless that plan meets the point's own bound. Proven optima never need this.
+Max-min scenarios are exempt: the first stage's floor rises with the budget, so an earlier
+plan need not satisfy a later point's floor and coverage need not increase.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from optimizer.coverage import compute_reach
+from optimizer.errors import InputError, Problem
+from optimizer.instance import SitingInstance
+from optimizer.results import Plan, evaluate_plan, plan_objective
+from optimizer.solve import solve
+from optimizer.solvers.base import SolveStatus, relative_gap
+from scenarios.library import resolve_scenario
+from scenarios.loader import build_instance
+from scenarios.runner import with_solver_overrides
+from scenarios.spec import ScenarioSpec, load_scenario
+
+__all__ = ["BudgetCurve", "CurvePoint", "budget_curve", "curve_columns", "parse_budgets"]
+
+_TOLERANCE = 1e-6
+"""Relative tolerance under which two objectives are taken as equal (as in the solver)."""
+
+_CJK_FONTS = ("Noto Sans CJK SC", "Source Han Sans SC", "Noto Sans SC", "WenQuanYi Micro Hei",
+              "Microsoft YaHei", "SimHei", "PingFang SC", "Heiti SC")
+"""Fonts tried, in order, for Chinese text in plots; none found: the default font."""
+
+_TEXT = {
+    "en": {
+        "budget": "budget (million CNY)",
+        "coverage": "coverage (%)",
+        "marginal": "marginal cost\n(CNY per resident)",
+        "title": "{name}: coverage by budget",
+        "marginal_title": "marginal cost vs the previous budget",
+    },
+    "zh": {
+        "budget": "预算（百万元）",
+        "coverage": "覆盖率（%）",
+        "marginal": "边际成本\n（元/人）",
+        "title": "{name}：不同预算下的覆盖率",
+        "marginal_title": "相对上一预算档的边际成本",
+    },
+}
+
+_ZH_NAMES = {"park": "口袋公园", "canteen": "老年食堂", "childcare": "托育点"}
+"""Chinese legend names of the usual types when the scenario gives no Chinese label."""
+
+
+def curve_columns(types: Sequence[str]) -> list[str]:
+    """The columns of :attr:`BudgetCurve.points` (and ``curve.csv``) for these types."""
+    per_type = [f"{what}_{t}" for what in ("covered", "newly_covered", "coverage_pct",
+                                             "new_sites") for t in types]
+    return ["budget", "status", "objective", "bound", "gap", "total_cost", *per_type,
+            "newly_covered_total", "weighted_gain", "marginal_cost_per_resident", "runtime_s",
+            "plan_from_budget"]
+
+
+@dataclass(frozen=True, eq=False)
+class CurvePoint:
+    """One solved budget, as passed to the ``progress`` callback of :func:`budget_curve`.
+
+    Attributes
+    ----------
+    index
+        0-based position of the point in the (ascending) budget ladder.
+    count
+        Number of budgets in the ladder.
+    types
+        Facility type names, in the scenario's order.
+    row
+        The point's row of :attr:`BudgetCurve.points` (column name -> value).
+    plan
+        The plan behind the row (the earlier point's plan when ``plan_from_budget`` differs
+        from ``budget``), or None when no plan was found.
+    """
+
+    index: int
+    count: int
+    types: tuple[str, ...]
+    row: dict[str, Any]
+    plan: Plan | None = field(default=None, repr=False)
+
+    @property
+    def budget(self) -> float:
+        return float(self.row["budget"])
+
+    @property
+    def status(self) -> str:
+        return str(self.row["status"])
+
+    @property
+    def carried(self) -> bool:
+        """True when the point keeps an earlier (smaller-budget) point's plan."""
+        return bool(self.row["plan_from_budget"] != self.row["budget"])
+
+    def describe(self) -> str:
+        """One line: budget, status, objective, coverage % per type, gain, marginal cost."""
+        row, types = self.row, self.types
+        text = f"{row['budget'] / 1e6:10.2f} M CNY  {row['status']:<11}"
+        if _finite(row["objective"]):
+            text += f" objective {row['objective']:>14,.0f}"
+            gap = row["gap"]
+            text += f"  gap {100 * gap:6.3f}%" if _finite(gap) else "  gap    n/a"
+            text += f"  cost {row['total_cost'] / 1e6:8.2f} M"
+            text += "".join(f"  {t} {row[f'coverage_pct_{t}']:5.1f}%" for t in types)
+            text += f"  newly {row['newly_covered_total']:>10,.0f}"
+            marginal = row["marginal_cost_per_resident"]
+            if _finite(marginal):
+                text += f"  marginal {marginal:>10,.0f} CNY/resident"
+        text += f"  {row['runtime_s']:6.2f} s"
+        if self.carried:
+            text += f"  (plan of the {row['plan_from_budget'] / 1e6:.2f} M point kept)"
+        return text
+
+
+@dataclass(frozen=True, eq=False)
+class BudgetCurve:
+    """Coverage against budget for one scenario: one row per budget, ascending.
+
+    Attributes
+    ----------
+    scenario
+        The scenario's name.
+    types
+        Facility type names, in the scenario's order.
+    points
+        One row per budget (see :func:`budget_curve` for the columns).
+    labels
+        Display label per type (the scenario's ``label``, else the name).
+    plans
+        The plan behind each row (None where no plan was found).
+    stopped_early
+        True when ``should_stop`` ended the sweep before every budget was solved.
+    """
+
+    scenario: str
+    types: tuple[str, ...]
+    points: pd.DataFrame
+    labels: tuple[str, ...] = ()
+    plans: tuple[Plan | None, ...] = field(default=(), repr=False)
+    stopped_early: bool = False
+
+    def to_csv(self, path: str | Path) -> Path:
+        """Write :attr:`points` as CSV (UTF-8, no index); returns the path."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.points.to_csv(target, index=False)
+        return target
+
+    def plot(self, path: str | Path, *, lang: Literal["en", "zh"] = "en",
+             dpi: int = 150) -> Path:
+        r"""Write a PNG: coverage % per type against budget, and the marginal cost below.
+
+        The top panel has one line per type (covered share of the type's target group,
+        existing facilities included) against the budget in million CNY; the bottom panel
+        has :math:`\Delta\text{cost} / \Delta\text{newly covered}` at each budget against
+        the previous one. With ``lang="zh"`` the labels are Chinese, set in the first CJK
+        font found (Noto Sans CJK SC first; the default font if none is installed).
+
+        Raises
+        ------
+        ImportError
+            matplotlib is not installed.
+        """
+        if lang not in _TEXT:
+            raise InputError([Problem(f"lang must be 'en' or 'zh', got {lang!r}")])
+        try:
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+            from matplotlib.figure import Figure
+        except ImportError as error:  # pragma: no cover - matplotlib is installed in CI
+            raise ImportError("the budget-curve plot needs matplotlib: pip install "
+                              "matplotlib") from error
+        text = _TEXT[lang]
+        points = self.points
+        budget = points["budget"].to_numpy(dtype=float) / 1e6
+        figure = Figure(figsize=(8.0, 6.5), layout="constrained")
+        FigureCanvasAgg(figure)
+        top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(3, 2))
+        labels = self.labels or self.types
+        for name, label in zip(self.types, labels, strict=True):
+            top.plot(budget, points[f"coverage_pct_{name}"].to_numpy(dtype=float),
+                     marker="o", label=_type_label(name, label, lang))
+        top.set_ylabel(text["coverage"])
+        top.set_title(text["title"].format(name=self.scenario))
+        top.grid(alpha=0.3)
+        top.legend(loc="best")
+        marginal = points["marginal_cost_per_resident"].to_numpy(dtype=float)
+        shown = np.isfinite(marginal)
+        bottom.plot(budget[shown], marginal[shown], marker="s", color="tab:gray")
+        bottom.set_ylabel(text["marginal"])
+        bottom.set_xlabel(text["budget"])
+        bottom.set_title(text["marginal_title"], fontsize="medium")
+        bottom.grid(alpha=0.3)
+        bottom.yaxis.set_major_formatter("{x:,.0f}")
+        family = _cjk_family() if lang == "zh" else None
+        if family is not None:
+            from matplotlib.text import Text
+
+            for item in figure.findobj(Text):
+                item.set_fontfamily([family, "DejaVu Sans"])
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with warnings.catch_warnings():
+            if lang == "zh" and family is None:  # no CJK font: the default one, quietly
+                warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+            figure.savefig(target, dpi=dpi)
+        return target
+
+
+def parse_budgets(text: str) -> list[float]:
+    """Read a budget ladder: ``start:stop:count`` (inclusive, evenly spaced) or a comma list.
+
+    Examples: ``"5e6:100e6:20"`` is 20 budgets from 5 M to 100 M; ``"5e6,10e6,30e6"``
+    three budgets; ``"30000000"`` one.
+
+    Raises
+    ------
+    InputError
+        With one line saying what is wrong.
+    """
+    usage = "expected start:stop:count (e.g. 5e6:100e6:20) or a comma list (e.g. 5e6,10e6)"
+
+    def bad(why: str) -> InputError:
+        return InputError([Problem(f"budgets '{text}': {why}; {usage}")])
+
+    raw = str(text).strip()
+    if not raw:
+        raise bad("empty")
+
+    def number(item: str) -> float:
+        item = item.strip()
+        try:
+            value = float(item)
+        except ValueError:
+            raise bad(f"'{item}' is not a number") from None
+        if not math.isfinite(value):
+            raise bad(f"'{item}' is not finite")
+        if value < 0:
+            raise bad(f"'{item}' is negative")
+        return value
+
+    if ":" in raw:
+        parts = raw.split(":")
+        if len(parts) != 3:
+            raise bad(f"{len(parts)} parts separated by ':' instead of 3")
+        start, stop = number(parts[0]), number(parts[1])
+        count_text = parts[2].strip()
+        if not re.fullmatch(r"\d+", count_text) or int(count_text) < 2:
+            raise bad(f"count '{count_text}' is not a whole number >= 2")
+        if stop <= start:
+            raise bad(f"stop {stop:g} is not above start {start:g}")
+        return [float(v) for v in np.linspace(start, stop, int(count_text))]
+    return [number(item) for item in raw.split(",")]
+
+
+def budget_curve(
+    scenario: ScenarioSpec | str | Path,
+    budgets: Sequence[float],
+    *,
+    time_limit_s: float | None = None,
+    solver: str | None = None,
+    threads: int | None = None,
+    progress: Callable[[CurvePoint], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> BudgetCurve:
+    r"""Solve a scenario at each budget, ascending, and tabulate coverage against budget.
+
+    The instance is built once (tables, projection, network distances) and solved with
+    only its budget replaced; each point is the model of
+    ``run_scenario(replace(spec, budget=b))``. Objectives are made non-decreasing as
+    described in :mod:`scenarios.curve`.
+
+    Parameters
+    ----------
+    scenario
+        A spec, a path to a TOML file, or the name of a shipped scenario.
+    budgets
+        Budgets in CNY (any order; sorted ascending, duplicates dropped). See
+        :func:`parse_budgets` for text such as ``"5e6:100e6:20"``.
+    time_limit_s, solver, threads
+        Per-point overrides of the scenario's ``[solver]`` section (its gap and seed apply).
+    progress
+        Called with each :class:`CurvePoint` as soon as it is done.
+    should_stop
+        Checked before each point; returning True ends the sweep, and the points done so
+        far are returned (``stopped_early``). A point under way is finished first.
+
+    Returns
+    -------
+    BudgetCurve
+        ``points`` has one row per budget with the columns
+
+        * ``budget``, ``status`` (as in ``summary.json``), ``objective`` (weighted covered
+          population, existing coverage included), ``bound``, ``gap``, ``total_cost``
+          (budget actually spent);
+        * per type :math:`t`: ``covered_<t>`` (target-group people in reach after the
+          plan, existing included), ``newly_covered_<t>`` (of them, not in reach of an
+          existing facility), ``coverage_pct_<t>``, ``new_sites_<t>``;
+        * ``newly_covered_total`` :math:`= \sum_t \text{newly\_covered}_t`, the
+          *resident-services newly in reach*: types count different target groups
+          (everyone, residents 60+, children 0-3), so one resident newly near a park and a
+          canteen counts twice, and it is not a head count;
+        * ``weighted_gain`` :math:`= z(B) - z_0`, the objective minus the objective with no
+          new site (the existing-coverage constant, soft-floor penalties included);
+        * ``marginal_cost_per_resident``
+          :math:`= (C_k - C_{k-1}) / (N_k - N_{k-1})`, with :math:`C` the total cost
+          spent (not the budget) and :math:`N` ``newly_covered_total``: what the extra
+          money actually spent bought, per extra resident-service, against the previous
+          point. NaN at the first point, where either point has no plan, or when
+          :math:`N_k \le N_{k-1}` (a heavier-weighted type can gain at the expense of
+          fewer people of another type, so the people count need not rise);
+        * ``runtime_s`` (this point's solve), ``plan_from_budget`` (the budget whose plan the
+          row reports: its own, or an earlier one kept for monotonicity).
+
+        Points without a plan (infeasible, no solution) have NaN in the plan columns.
+
+    Raises
+    ------
+    InputError
+        Bad input (scenario files, budgets), or a least-cost or multi-year phasing
+        scenario, where the budget is not what the curve varies.
+    """
+    spec = scenario if isinstance(scenario, ScenarioSpec) else load_scenario(
+        resolve_scenario(scenario)
+    )
+    ladder = _ladder(budgets)
+    if spec.policy.objective != "coverage":
+        raise InputError([Problem(
+            f"scenario '{spec.name}' minimises cost (objective = \"{spec.policy.objective}\"):"
+            f" a budget curve needs a coverage objective")])
+    if spec.policy.years:
+        raise InputError([Problem(
+            f"scenario '{spec.name}' uses multi-year phasing: its year budgets, not the "
+            f"total budget, limit spending, so a budget curve does not apply")])
+    spec = with_solver_overrides(spec, solver=solver, time_limit_s=time_limit_s,
+                                 threads=threads)
+    instance = build_instance(replace(spec, budget=ladder[0]))
+    types = instance.type_names
+    labels = tuple(t.label or t.name for t in spec.types)
+    monotone = not instance.policy.maxmin_types
+    baseline = _objective_without_new_sites(instance)
+
+    rows: list[dict[str, Any]] = []
+    plans: list[Plan | None] = []
+    stopped = False
+    kept: tuple[dict[str, Any], Plan] | None = None  # the best plan so far, and its row
+    for index, budget in enumerate(ladder):
+        if should_stop is not None and should_stop():
+            stopped = True
+            break
+        plan = solve(
+            replace(instance, budget=budget),
+            solver=spec.solver.name,
+            time_limit_s=spec.solver.time_limit_s,
+            mip_gap=spec.solver.gap,
+            threads=spec.solver.threads,
+            seed=spec.solver.seed,
+        )
+        row = _plan_row(plan, budget, types, baseline)
+        behind: Plan | None = plan if plan.has_solution else None
+        if monotone and kept is not None and _below(row["objective"], kept[0]["objective"]):
+            row, behind = _carry(kept, plan, budget), kept[1]
+        if monotone and behind is not None:
+            kept = (row, behind)
+        rows.append(row)
+        plans.append(behind)
+        _add_marginal(rows)
+        if progress is not None:
+            progress(CurvePoint(index, len(ladder), types, dict(rows[-1]), behind))
+
+    points = pd.DataFrame(rows, columns=curve_columns(types))
+    for name in types:
+        points[f"new_sites_{name}"] = points[f"new_sites_{name}"].astype("Int64")
+    return BudgetCurve(spec.name, types, points, labels, tuple(plans), stopped)
+
+
+def _ladder(budgets: Sequence[float]) -> list[float]:
+    """Budgets sorted ascending without duplicates, each checked finite and non-negative."""
+    values = []
+    for value in budgets:
+        if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+            raise InputError([Problem(f"budget {value!r} is not a number")])
+        if not math.isfinite(float(value)) or float(value) < 0:
+            raise InputError([Problem(f"budget {value!r} must be finite and >= 0")])
+        values.append(float(value))
+    if not values:
+        raise InputError([Problem("no budgets given")])
+    return sorted(set(values))
+
+
+def _objective_without_new_sites(instance: SitingInstance) -> float:
+    """The objective of building nothing: coverage by existing facilities (the constant)."""
+    empty = np.empty(0, dtype=np.int64)
+    coverage = evaluate_plan(instance, compute_reach(instance), empty, empty)
+    return plan_objective(instance, coverage)[0]
+
+
+def _plan_row(plan: Plan, budget: float, types: Sequence[str],
+              baseline: float) -> dict[str, Any]:
+    nan = float("nan")
+    row: dict[str, Any] = {
+        "budget": budget,
+        "status": str(plan.status),
+        "objective": _float(plan.objective),
+        "bound": _float(plan.bound),
+        "gap": _float(plan.gap),
+        "total_cost": plan.total_cost if plan.has_solution else nan,
+        "runtime_s": plan.runtime_s,
+        "plan_from_budget": budget,
+    }
+    if plan.has_solution:
+        table = plan.coverage_by_type().set_index("type")
+        for name in types:
+            row[f"covered_{name}"] = float(table.loc[name, "covered"])
+            row[f"newly_covered_{name}"] = float(table.loc[name, "newly_covered"])
+            row[f"coverage_pct_{name}"] = float(table.loc[name, "coverage_pct"])
+            row[f"new_sites_{name}"] = int(table.loc[name, "new_sites"])
+        row["newly_covered_total"] = float(sum(row[f"newly_covered_{n}"] for n in types))
+        row["weighted_gain"] = row["objective"] - baseline
+    else:
+        for name in types:
+            for what in ("covered", "newly_covered", "coverage_pct", "new_sites"):
+                row[f"{what}_{name}"] = nan
+        row["newly_covered_total"] = row["weighted_gain"] = nan
+    row["marginal_cost_per_resident"] = nan
+    return row
+
+
+def _carry(kept: tuple[dict[str, Any], Plan], plan: Plan, budget: float) -> dict[str, Any]:
+    """The earlier plan as this point's answer, with this point's bound and runtime."""
+    earlier, _ = kept
+    row = dict(earlier)
+    row["budget"] = budget
+    row["runtime_s"] = plan.runtime_s
+    bound = _float(plan.bound)
+    if math.isfinite(bound):
+        bound = max(bound, row["objective"])  # a valid bound is never below a plan
+    row["bound"] = bound
+    row["gap"] = _float(relative_gap(row["objective"], bound))
+    closed = math.isfinite(bound) and row["objective"] >= bound - _TOLERANCE * max(
+        1.0, abs(bound))
+    row["status"] = str(SolveStatus.OPTIMAL if closed else SolveStatus.FEASIBLE)
+    row["marginal_cost_per_resident"] = float("nan")
+    return row
+
+
+def _add_marginal(rows: list[dict[str, Any]]) -> None:
+    """Marginal cost per extra newly covered resident of the last row against the one before."""
+    if len(rows) < 2:
+        return
+    previous, current = rows[-2], rows[-1]
+    gain = current["newly_covered_total"] - previous["newly_covered_total"]
+    spent = current["total_cost"] - previous["total_cost"]
+    if _finite(gain) and _finite(spent) and gain > 0:
+        current["marginal_cost_per_resident"] = spent / gain
+
+
+def _below(value: float, previous: float) -> bool:
+    """True when ``value`` is missing or below ``previous`` beyond the tolerance."""
+    if not math.isfinite(previous):
+        return False
+    if not math.isfinite(value):
+        return True
+    return value < previous - _TOLERANCE * max(1.0, abs(previous))
+
+
+def _float(value: float | None) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def _finite(value: Any) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _type_label(name: str, label: str, lang: str) -> str:
+    """Legend text: the type name in English; in Chinese the label's leading CJK words."""
+    if lang == "zh":
+        head = re.match(r"[\u3000-\u9fff\uff00-\uffef]+", label)
+        if head:
+            return head.group(0)
+        return _ZH_NAMES.get(name, name)
+    return name
+
+
+def _cjk_family() -> str | None:
+    """The first installed font of :data:`_CJK_FONTS`, or None."""
+    from matplotlib import font_manager
+
+    installed = {entry.name for entry in font_manager.fontManager.ttflist}
+    return next((name for name in _CJK_FONTS if name in installed), None)
+
