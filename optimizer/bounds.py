@@ -19,6 +19,7 @@ a simplex root solve takes on large overlapping instances.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -65,20 +66,21 @@ def lagrangian_value(problem: ReducedProblem, multipliers: np.ndarray) -> float:
     return problem.constant + value
 
 
-def lp_dual_bound(problem: ReducedProblem, *,
-                  time_limit_s: float) -> float | None:
+def lp_dual_bound(problem: ReducedProblem, *, time_limit_s: float,
+                  should_stop: Callable[[], bool] | None = None) -> float | None:
     """Upper bound from approximate duals of the LP relaxation.
 
     The relaxation keeps the coverage rows and the budget; HiGHS's interior point method
     solves it without crossover, and its coverage-row duals, clipped to :math:`[0, w_g]`,
     are evaluated as Lagrangian multipliers, so the bound is valid however approximate the
-    duals are (an unfinished solve returns None).
+    duals are (an unfinished solve returns None). ``should_stop``, polled by the interior
+    point, ends it early (and then returns None).
     """
     from optimizer.solvers.highs import highs_lp_duals
 
     if problem.n_groups == 0:
         return None
-    duals = highs_lp_duals(problem, time_limit_s=time_limit_s)
+    duals = highs_lp_duals(problem, time_limit_s=time_limit_s, should_stop=should_stop)
     if duals is None:
         return None
     return min(lagrangian_value(problem, np.abs(duals)), problem.upper_bound)
@@ -90,6 +92,7 @@ def lagrangian_bound(
     target: float | None = None,
     time_limit_s: float = 1.0,
     max_iterations: int = 500,
+    should_stop: Callable[[], bool] | None = None,
 ) -> float:
     """Best Lagrangian upper bound found by subgradient optimisation (objective scale).
 
@@ -101,6 +104,8 @@ def lagrangian_bound(
         A known feasible objective (e.g. the heuristic's), used in the Polyak step.
     time_limit_s, max_iterations
         Stopping rules.
+    should_stop
+        Polled every iteration; the best bound so far is returned once it says True.
 
     Returns
     -------
@@ -121,6 +126,8 @@ def lagrangian_bound(
     step_scale, stall = 2.0, 0
     for _ in range(max_iterations):
         if time.perf_counter() - started > time_limit_s:
+            break
+        if should_stop is not None and should_stop():
             break
         value, x, y = _relaxed(cover_t, cost, budget, weight, multipliers)
         if problem.constant + value < best - 1e-9 * max(1.0, best):

@@ -12,6 +12,7 @@ bookkeeping live).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +41,7 @@ def greedy_swap(
     seed: int = 0,
     swap: bool = True,
     iterate: bool = True,
+    should_stop: Callable[[], bool] | None = None,
 ) -> HeuristicResult:
     """Greedy construction plus swap descent (and iterated local search).
 
@@ -56,6 +58,10 @@ def greedy_swap(
     iterate
         Spend the rest of the time (or until 500 rounds bring nothing) on iterated local
         search.
+    should_stop
+        A thread-safe stop hook, polled between the stages and for the iterated search
+        (every 20 ms from a helper thread); once it returns True the best plan so far is
+        returned.
 
     Returns
     -------
@@ -66,6 +72,8 @@ def greedy_swap(
     costs_vary = bool(problem.n_columns) and np.ptp(problem.column_cost) > 0
     best: CoverageSearch | None = None
     for by_ratio in (True, False) if costs_vary else (True,):
+        if best is not None and should_stop is not None and should_stop():
+            break
         search = CoverageSearch(problem)
         if not search.start(by_ratio=by_ratio):
             return HeuristicResult(np.empty(0, dtype=np.int64), float("nan"), False,
@@ -74,12 +82,13 @@ def greedy_swap(
             best = search
     assert best is not None
     method = "greedy"
-    if swap:
+    if swap and not (should_stop is not None and should_stop()):
         best.descend()
         method = "greedy+swap"
         if iterate:
             best.iterate(time_limit_s=max(0.0, started + time_limit_s - time.perf_counter()),
-                         seed=seed, max_stall_rounds=_MAX_STALL_ROUNDS)
+                         seed=seed, max_stall_rounds=_MAX_STALL_ROUNDS,
+                         should_stop=should_stop, interrupt=should_stop)
             method = "greedy+swap+ils"
     return HeuristicResult(best.columns(), best.value, True, time.perf_counter() - started,
                            method)

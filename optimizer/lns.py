@@ -132,7 +132,8 @@ def large_neighbourhood_search(
     on_improvement
         Called with ``(columns, objective)`` after every improvement.
     should_stop
-        Called between neighbourhoods; the search stops when it returns True.
+        Called between neighbourhoods, and passed to the sub-MIPs (HiGHS ends one early);
+        the search stops when it returns True.
 
     Returns
     -------
@@ -199,8 +200,8 @@ def large_neighbourhood_search(
         if left <= 0.05:
             break
         result = backend.solve(milp, options=SolveOptions(
-            time_limit_s=min(left, 2.0 + 0.1 * size), mip_gap=1e-6, threads=1, seed=seed),
-            warm_start=warm)
+            time_limit_s=min(left, 2.0 + 0.1 * size), mip_gap=1e-6, threads=1, seed=seed,
+            should_stop=should_stop), warm_start=warm)
         gained = False
         if result.values is not None and result.objective is not None and \
                 result.objective > current + _EPS * max(1.0, current):

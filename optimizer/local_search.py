@@ -42,6 +42,7 @@ another thread.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ _NOISE = 0.3  # randomised greedy: scores scaled by a factor in [1 - _NOISE, 1]
 _ACCEPT = 2e-4  # threshold acceptance, relative to the best objective
 _RETURN_AFTER = 500  # perturbations without a new best before going back to it
 _CHUNK_SECONDS = 0.05
+_WATCH_SECONDS = 0.02  # how often a search's helper thread polls a caller's stop hook
 _PERTURB_DIVISOR = 10  # largest perturbation: a tenth of the open columns
 
 
@@ -398,15 +400,18 @@ def _perturb(D, S, W, size):
 
 
 @njit(**_JIT)
-def _ils(D, S, W, best_open, best_value, current_open, counters, n_iters, seed):
-    """``n_iters`` rounds of iterated local search (see the module docstring); returns
-    how many times the best plan improved. ``counters``: [rounds, round of the last new
-    best, rejected rounds, largest perturbation, round of the last return to the best]."""
+def _ils(D, S, W, best_open, best_value, current_open, counters, n_iters, seed, halt):
+    """``n_iters`` rounds of iterated local search (see the module docstring), fewer if
+    ``halt[0]`` turns True (set by another thread); returns how many times the best plan
+    improved. ``counters``: [rounds, round of the last new best, rejected rounds, largest
+    perturbation, round of the last return to the best]."""
     np.random.seed(seed)
     value = S[7]
     everything = np.arange(len(S[0]))
     improvements = 0
     for _ in range(n_iters):
+        if halt[0]:
+            break
         size = 1 + np.random.randint(0, max(1, counters[3]))
         near = _perturb(D, S, W, size)
         _descend(D, S, W, near)
@@ -599,6 +604,7 @@ class CoverageSearch:
         max_stall_rounds: int | None = None,
         on_improvement: Callable[[np.ndarray, float], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        interrupt: Callable[[], bool] | None = None,
     ) -> SearchResult:
         """Iterated local search from the current plan; ends on the best plan found.
 
@@ -616,6 +622,10 @@ class CoverageSearch:
             Called with ``(columns, objective)`` whenever the best plan improves.
         should_stop
             Called between chunks; the search stops when it returns True.
+        interrupt
+            A thread-safe stop hook (a caller's cancel button), polled every 20 ms by a
+            helper thread while the search runs, which then ends the compiled search within
+            one round: rounds vary in cost, so a chunk can last seconds on large models.
         """
         started = time.perf_counter()
         deadline = started + time_limit_s
@@ -627,26 +637,42 @@ class CoverageSearch:
         goal = None if target is None else target - self.problem.constant - _EPS * max(
             1.0, abs(target))
         chunk, improvements, call = 4, 0, 0
-        while self.problem.n_columns:
-            if time.perf_counter() >= deadline:
-                break
-            if goal is not None and best_value[0] >= goal:
-                break
-            if should_stop is not None and should_stop():
-                break
-            if max_stall_rounds is not None and counters[0] - counters[1] >= max_stall_rounds:
-                break
-            tick = time.perf_counter()
-            call += 1
-            gained = _ils(self._data, self._state, self._work, best_open, best_value,
-                          current_open, counters, chunk, (seed * 1_000_003 + call) % 2**32)
-            spent = time.perf_counter() - tick
-            chunk = int(np.clip(chunk * _CHUNK_SECONDS / max(spent, 1e-4), 1, 100_000))
-            if gained:
-                improvements += int(gained)
-                if on_improvement is not None:
-                    on_improvement(np.nonzero(best_open)[0],
-                                   self.problem.constant + float(best_value[0]))
+        halt = np.zeros(1, dtype=np.bool_)
+        finished = threading.Event()
+        if interrupt is not None:
+
+            def watch() -> None:
+                while not finished.wait(_WATCH_SECONDS):
+                    if interrupt():
+                        halt[0] = True
+                        return
+
+            threading.Thread(target=watch, name="lifecircle-search-stop", daemon=True).start()
+        try:
+            while self.problem.n_columns and not halt[0]:
+                if time.perf_counter() >= deadline:
+                    break
+                if goal is not None and best_value[0] >= goal:
+                    break
+                if should_stop is not None and should_stop():
+                    break
+                if max_stall_rounds is not None and \
+                        counters[0] - counters[1] >= max_stall_rounds:
+                    break
+                tick = time.perf_counter()
+                call += 1
+                gained = _ils(self._data, self._state, self._work, best_open, best_value,
+                              current_open, counters, chunk,
+                              (seed * 1_000_003 + call) % 2**32, halt)
+                spent = time.perf_counter() - tick
+                chunk = int(np.clip(chunk * _CHUNK_SECONDS / max(spent, 1e-4), 1, 100_000))
+                if gained:
+                    improvements += int(gained)
+                    if on_improvement is not None:
+                        on_improvement(np.nonzero(best_open)[0],
+                                       self.problem.constant + float(best_value[0]))
+        finally:
+            finished.set()
         _load(self._data, self._state, best_open)
         _rebuild(self._data, self._state)
         return SearchResult(

@@ -60,6 +60,9 @@ _MIP_MARGIN_MAX_S = 3.0  # at most this many seconds
 # (city: 2,922,520 in 5 s, against 3,096,606 from the 1 s run before the search).
 _HUGE_LAGRANGIAN_SHARE = 0.1
 _HUGE_LAGRANGIAN_MAX_S = 6.0
+# After a stop on request, HiGHS gets this long to end by itself before it is left to end
+# in the background (it takes no interrupt in presolve or its root LP).
+STOP_GRACE_S = 0.5
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,12 +114,14 @@ class _Shared:
 
 
 def merge_plans(problem: ReducedProblem, plans: list[np.ndarray], best: np.ndarray,
-                fixed: np.ndarray, *, time_limit_s: float, seed: int = 0
+                fixed: np.ndarray, *, time_limit_s: float, seed: int = 0,
+                should_stop: Callable[[], bool] | None = None
                 ) -> tuple[np.ndarray, float, int]:
     """Solve the MIP over the union of the plans' columns (``fixed`` columns stay open).
 
     Returns the merged plan's columns, its objective (never below ``best``'s, which is
-    among ``plans``) and the size of the union.
+    among ``plans``) and the size of the union. ``should_stop`` is polled by HiGHS, which
+    then ends early with what it has.
     """
     from optimizer.solvers.highs import HighsBackend
 
@@ -125,7 +130,8 @@ def merge_plans(problem: ReducedProblem, plans: list[np.ndarray], best: np.ndarr
     milp = build_milp(sub)
     warm = full_solution(sub, np.nonzero(np.isin(free, best))[0], milp)
     result = HighsBackend().solve(milp, options=SolveOptions(
-        time_limit_s=time_limit_s, mip_gap=1e-6, threads=1, seed=seed), warm_start=warm)
+        time_limit_s=time_limit_s, mip_gap=1e-6, threads=1, seed=seed,
+        should_stop=should_stop), warm_start=warm)
     best_value = plan_value(problem, best)
     if result.values is None:
         return best, best_value, len(union)
@@ -150,6 +156,7 @@ def run_portfolio(
     emit: Callable[[ProgressEvent], None],
     use_mip: bool = True,
     started: float | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> PortfolioResult:
     """Improve ``start`` by search and merging while the MIP proves a bound.
 
@@ -176,6 +183,13 @@ def run_portfolio(
         False: search only.
     started
         ``time.perf_counter()`` of the whole solve, for the events' elapsed times.
+    should_stop
+        The caller's cancel hook (thread-safe). Polled for the search every 20 ms by a
+        helper thread (the compiled search ends within one round), before every merge,
+        restart and MIP, and by HiGHS (bounds and branch-and-cut, which is left to end in
+        the background if it takes no interrupt within ``STOP_GRACE_S``); once it returns
+        True both workers end and the best plan so far is returned (CBC and OR-Tools are
+        not started after it, but cannot be stopped once running).
     """
     clock0 = time.perf_counter()
     started = clock0 if started is None else started
@@ -194,6 +208,16 @@ def run_portfolio(
     concurrent = use_mip and backend.name == "highs" and (threads is None or threads >= 2)
     milp: MilpArrays | None = None
     worker: threading.Thread | None = None
+
+    def cancelled() -> bool:
+        return should_stop is not None and should_stop()
+
+    if should_stop is None:
+        def stop_mip() -> bool:
+            return shared.stop
+    else:
+        def stop_mip() -> bool:
+            return shared.stop or should_stop()
 
     def bound_now() -> float:
         bound = upper_bound
@@ -224,16 +248,17 @@ def run_portfolio(
         mip_threads = threads if not concurrent else max(1, (threads or 2) - 1)
         return SolveOptions(time_limit_s=limit, mip_gap=mip_gap, threads=mip_threads,
                             seed=seed, verbose=verbose, progress=on_progress,
-                            should_stop=lambda: shared.stop,
+                            should_stop=stop_mip,
                             incoming=shared.take_offer if concurrent else None,
-                            on_solution=on_solution)
+                            on_solution=on_solution,
+                            stop_grace_s=None if should_stop is None else STOP_GRACE_S)
 
     longest_restart = [0.0]
 
     def restart(walker: CoverageSearch, restart_seed: int, until: float) -> bool:
         # A randomised greedy plan and its full descent, unless the longest restart so far
         # would not fit twice in the time left (the descent cannot be interrupted).
-        if until - time.perf_counter() < 2.0 * longest_restart[0] + 0.05:
+        if until - time.perf_counter() < 2.0 * longest_restart[0] + 0.05 or cancelled():
             return False
         tick = time.perf_counter()
         walker.start(noise=_RESTART_NOISE, seed=restart_seed)
@@ -263,10 +288,14 @@ def run_portfolio(
                     problem, target=float(report["search_start_objective"]),
                     max_iterations=100_000,
                     time_limit_s=min(_HUGE_LAGRANGIAN_MAX_S,
-                                     _HUGE_LAGRANGIAN_SHARE * time_limit_s)))
-            lp_bound = lp_dual_bound(problem, time_limit_s=_LP_BOUND_SHARE * time_limit_s)
+                                     _HUGE_LAGRANGIAN_SHARE * time_limit_s),
+                    should_stop=should_stop))
+            lp_bound = None if cancelled() else lp_dual_bound(
+                problem, time_limit_s=_LP_BOUND_SHARE * time_limit_s, should_stop=should_stop)
             if lp_bound is not None:
                 record_bound("lp-bound", "lp_bound", lp_bound)
+            if cancelled():
+                return
             if huge:
                 second_search()
                 return
@@ -293,13 +322,14 @@ def run_portfolio(
                 with shared.lock:
                     shared.mip_plans.append((columns, value, "ils-2"))
 
-            while not shared.stop and time.perf_counter() < deadline - 0.05:
+            while not stop_mip() and time.perf_counter() < deadline - 0.05:
                 turn += 1
                 before = helper.value
                 found = helper.iterate(
                     time_limit_s=min(chain_s, deadline - time.perf_counter()),
                     seed=seed + 100_003 * turn, on_improvement=share,
-                    max_stall_rounds=_CHAIN_STALL_ROUNDS, should_stop=lambda: shared.stop)
+                    max_stall_rounds=_CHAIN_STALL_ROUNDS, should_stop=stop_mip,
+                    interrupt=should_stop)
                 share(found.columns, found.objective)
                 if not _improves(found.objective, before):
                     restart(helper, seed + 7 * turn, deadline)
@@ -343,7 +373,7 @@ def run_portfolio(
     def keep_going() -> bool:
         """Polled by the search between chunks: pass on the MIP's news, say when to stop."""
         drain()
-        return mip_done() or closed()
+        return mip_done() or closed() or cancelled()
 
     walkers = [search]
     recent_mip_plans: list[np.ndarray] = []
@@ -360,7 +390,7 @@ def run_portfolio(
     while True:
         drain()
         left = search_until - time.perf_counter()
-        if left <= 0.05 or closed() or problem.n_columns == 0:
+        if left <= 0.05 or closed() or problem.n_columns == 0 or cancelled():
             break
         if mip_done():
             mip_finished_optimal = True
@@ -383,15 +413,15 @@ def run_portfolio(
         found = walker.iterate(time_limit_s=min(chain_s, left), seed=seed + report["chains"],
                                target=bound_now(), on_improvement=improved,
                                max_stall_rounds=_CHAIN_STALL_ROUNDS,
-                               should_stop=keep_going)
+                               should_stop=keep_going, interrupt=should_stop)
         report["search_rounds"] += found.rounds
         left = search_until - time.perf_counter()
         plans = [w.columns() for w in walkers] + [best] + recent_mip_plans[-2:]
-        if len(walkers) >= 2 and left > 0.2 and not closed():
+        if len(walkers) >= 2 and left > 0.2 and not closed() and not cancelled():
             tick = time.perf_counter()
             merged, value, union = merge_plans(problem, plans, best, fixed,
                                                time_limit_s=min(left, _MERGE_SHARE * chain_s),
-                                               seed=seed)
+                                               seed=seed, should_stop=should_stop)
             report["merges"] += 1
             report["merge_s"] += time.perf_counter() - tick
             report["largest_merge"] = max(int(report.get("largest_merge", 0)), union)
@@ -414,7 +444,7 @@ def run_portfolio(
             shared.stop = True
         worker.join()
         mip_result = shared.mip_result
-    elif use_mip and not closed():
+    elif use_mip and not closed() and not cancelled():
         milp = build_milp(problem)
         mip_clock[0] = time.perf_counter() - started
         left = max(0.5, deadline - time.perf_counter())

@@ -8,6 +8,7 @@ original instance, independently of the model.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -21,7 +22,7 @@ from optimizer.lns import large_neighbourhood_search, lns_applicable
 from optimizer.model import MilpArrays, build_milp, full_solution
 from optimizer.phasing import expand_years
 from optimizer.policy import Policy
-from optimizer.portfolio import run_portfolio
+from optimizer.portfolio import STOP_GRACE_S, run_portfolio
 from optimizer.reduce import ReducedProblem, reduce_problem
 from optimizer.results import (
     Plan,
@@ -164,9 +165,13 @@ def plan_violations(
 
 
 def explain_policy_infeasibility(
-    instance: SitingInstance, problem: ReducedProblem, reach
+    instance: SitingInstance, problem: ReducedProblem, reach, *,
+    should_stop: Callable[[], bool] | None = None,
 ) -> list[str]:
-    """Why floors or targets cannot be met: out of reach, or beyond the budget."""
+    """Why floors or targets cannot be met: out of reach, or beyond the budget.
+
+    ``should_stop`` is handed to the least-cost solve that prices the floors and targets.
+    """
     policy = instance.policy
     reasons = []
     for t, kind in enumerate(instance.types):
@@ -195,7 +200,7 @@ def explain_policy_infeasibility(
     cheapest = solve(
         SitingInstance(**{**instance.__dict__, "budget": np.inf,
                           "policy": replace(policy, objective="min_cost")}),
-        time_limit_s=10.0, heuristic=False,
+        time_limit_s=10.0, heuristic=False, should_stop=should_stop,
     )
     if cheapest.has_solution and cheapest.bound is not None and (
             cheapest.bound > instance.budget * (1 + 1e-9)):
@@ -221,6 +226,7 @@ def solve(
     heuristic: bool = True,
     use_mip: bool = True,
     lns: bool = False,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Plan:
     r"""Choose which sites become which type to maximise weighted coverage within budget.
 
@@ -261,6 +267,18 @@ def solve(
         default: the portfolio's iterated search and merging found better plans.
     use_mip
         Run the MIP backend (False: heuristic only, with the trivial bound).
+    should_stop
+        A cancel hook, e.g. ``threading.Event().is_set`` set by a Cancel button. It is
+        called from several threads (it must be thread-safe and cheap) by every stage: the
+        compiled search (every 20 ms, ending within one round), the bounds, merges and
+        neighbourhood sub-MIPs, and HiGHS's branch-and-cut (which, when it takes no
+        interrupt within 0.5 s, e.g. inside its root LP, is left to end by itself in the
+        background). Once it returns True the solve ends, usually within a second, with
+        the best plan found so far (status ``feasible`` unless already proven), its bound
+        and gap, and the warning "stopped on request after X.X s" (seconds into the
+        solve); cancelled before any plan exists, the status is ``no_solution``. CBC and
+        OR-Tools are not started after a stop but cannot be interrupted once running;
+        pairs and reductions always run to their end.
 
     Returns
     -------
@@ -269,11 +287,25 @@ def solve(
         found by the heuristic or the solver, with the best bound and gap.
     """
     started = time.perf_counter()
+    stop: _StopRequest | None
+    if should_stop is None or isinstance(should_stop, _StopRequest):
+        stop = should_stop  # (max-min's stages share the caller's)
+    else:
+        stop = _StopRequest(should_stop, started)
+
+    def stopped() -> bool:
+        """Poll the hook (True from its first True on)."""
+        return stop is not None and stop()
+
+    def was_stopped() -> bool:
+        """Whether a stage has seen the stop (without polling the hook again)."""
+        return stop is not None and stop.at is not None
+
     if instance.policy.maxmin_types and instance.policy.objective == "coverage":
         return _solve_maxmin(instance, solver=solver, time_limit_s=time_limit_s,
                              mip_gap=mip_gap, threads=threads, seed=seed, verbose=verbose,
                              progress=progress, reductions=reductions, heuristic=heuristic,
-                             use_mip=use_mip, lns=lns)
+                             use_mip=use_mip, lns=lns, should_stop=stop)
     backend = get_backend(solver)
     _check_backend_fits(backend.name, instance.policy)
     events: list[ProgressEvent] = []
@@ -310,11 +342,12 @@ def solve(
     heuristic_s = 0.0
     search: dict[str, float | int] = {}
     searchable = heuristic and lns_applicable(problem)
-    if heuristic and policy.objective == "coverage" and not capacitated:
+    if heuristic and policy.objective == "coverage" and not capacitated and not stopped():
         # Searchable models get the full search in the portfolio below; for the others
         # (floors, targets, complete circle) a short search gives the MIP a warm start.
         found = greedy_swap(problem, seed=seed, iterate=not searchable,
-                            time_limit_s=min(2.0, max(0.05, 0.1 * time_limit_s)))
+                            time_limit_s=min(2.0, max(0.05, 0.1 * time_limit_s)),
+                            should_stop=stop)
         heuristic_s = found.runtime_s
         if found.feasible:
             candidate = _assess(instance, reach, problem, found.columns, None, found.method)
@@ -324,20 +357,22 @@ def solve(
                 emit(ProgressEvent(found.method, time.perf_counter() - started, best.value,
                                    upper_bound))
         if best is not None and policy.objective == "coverage" and not policy.has_circle \
-                and best.value < upper_bound:
+                and best.value < upper_bound and not stopped():
             upper_bound = min(upper_bound, lagrangian_bound(
-                problem, target=best.value, time_limit_s=min(1.0, 0.05 * time_limit_s)
+                problem, target=best.value, time_limit_s=min(1.0, 0.05 * time_limit_s),
+                should_stop=stop,
             ))
             emit(ProgressEvent("lagrangian", time.perf_counter() - started, best.value,
                                upper_bound))
         if lns and best is not None and use_mip and best.value < upper_bound \
-                and _worth_search(problem, _LNS_MIN_COLUMNS):
+                and _worth_search(problem, _LNS_MIN_COLUMNS) and not stopped():
             lns_s = min(_LNS_SHARE * time_limit_s,
                         time_limit_s - (time.perf_counter() - started) - 1.0)
             if lns_s > 0.5:
                 best, search = _improve_by_lns(instance, reach, problem, best, lns_s,
                                                seed=seed, upper_bound=upper_bound,
-                                               started=started, emit=emit)
+                                               started=started, emit=emit,
+                                               should_stop=stop)
                 heuristic_s += search["lns_s"]
     bound: float | None = upper_bound
     message = "heuristic only"
@@ -348,12 +383,15 @@ def solve(
     proven = best is not None and _reaches(best.value, upper_bound)
     result: BackendResult | None = None
     milp: MilpArrays | None = None
-    if searchable and best is not None and not proven:
+    if stopped():
+        pass  # nothing more is started (the stop is reported below)
+    elif searchable and best is not None and not proven:
         outcome = run_portfolio(
             problem, best.columns, backend=backend,
             time_limit_s=max(0.5, time_limit_s - (time.perf_counter() - started)),
             mip_gap=mip_gap, threads=threads, seed=seed, verbose=verbose,
-            upper_bound=upper_bound, emit=emit, use_mip=use_mip, started=started)
+            upper_bound=upper_bound, emit=emit, use_mip=use_mip, started=started,
+            should_stop=stop)
         search.update(outcome.report)
         heuristic_s += float(outcome.report["search_s"])
         upper_bound = min(upper_bound, outcome.bound)
@@ -369,6 +407,8 @@ def solve(
         result, milp = outcome.mip, outcome.milp
         if not use_mip:
             message = "search only"
+        elif result is None and was_stopped():
+            message = "stopped on request"
         elif result is None and "second_search" in outcome.report:
             message = ("model too large for branch-and-cut in the time: a second search "
                        "chain ran instead")
@@ -392,7 +432,8 @@ def solve(
 
         options = SolveOptions(
             time_limit_s=remaining, mip_gap=mip_gap, threads=threads, seed=seed,
-            verbose=verbose, progress=emit_from_solver,
+            verbose=verbose, progress=emit_from_solver, should_stop=stop,
+            stop_grace_s=None if stop is None else STOP_GRACE_S,
         )
         result = backend.solve(milp, options=options, warm_start=warm)
     if milp is not None:
@@ -439,6 +480,10 @@ def solve(
                 best = candidate
     elif proven:
         message = "heuristic reached the trivial upper bound"
+    elif result is None and was_stopped():
+        message = "stopped on request"
+    if stop is not None and stop.at is not None:
+        warnings.append(stop.warning())
 
     runtime = time.perf_counter() - started
     if best is None:
@@ -453,7 +498,8 @@ def solve(
                               tuple(warnings))
         explanation: tuple[str, ...] = ()
         if status == SolveStatus.INFEASIBLE:
-            explanation = tuple(explain_policy_infeasibility(instance, problem, reach)) or (
+            explanation = tuple(explain_policy_infeasibility(
+                instance, problem, reach, should_stop=stop)) or (
                 "the solver proved the constraints infeasible",)
         return Plan(instance, status, None, _report_scale(bound, minimise), None, runtime,
                     empty, empty, None, report, explanation)
@@ -510,10 +556,36 @@ def solve(
     )
 
 
-def _solve_maxmin(instance: SitingInstance, *, time_limit_s: float, **options) -> Plan:
-    """Lexicographic max-min: raise the worst group's share, then maximise coverage."""
+class _StopRequest:
+    """The caller's cancel hook made sticky: once it has returned True, every later call
+    does too without asking it again, and ``at`` keeps when (seconds into the solve) the
+    stop was first seen. Nested solves (max-min's two stages) share one."""
+
+    def __init__(self, hook: Callable[[], bool], started: float) -> None:
+        self._hook = hook
+        self._started = started
+        self.at: float | None = None
+
+    def __call__(self) -> bool:
+        if self.at is None and self._hook():
+            self.at = time.perf_counter() - self._started
+        return self.at is not None
+
+    def warning(self) -> str:
+        return f"stopped on request after {self.at or 0.0:.1f} s"
+
+
+def _solve_maxmin(instance: SitingInstance, *, time_limit_s: float,
+                  should_stop: _StopRequest | None = None, **options) -> Plan:
+    """Lexicographic max-min: raise the worst group's share, then maximise coverage.
+
+    Stopped on request during the first stage, the second is cut short too; if it then
+    has no plan, the first stage's plan (which meets the floor it set) is returned, scored
+    for coverage, with the second stage's bound.
+    """
     started = time.perf_counter()
     policy = instance.policy
+    options["should_stop"] = should_stop
     first = solve(
         replace(instance, policy=replace(policy, objective="maxmin")),
         time_limit_s=time_limit_s / 2, **{**options, "heuristic": False},
@@ -527,17 +599,35 @@ def _solve_maxmin(instance: SitingInstance, *, time_limit_s: float, **options) -
     second_policy = replace(policy, maxmin_types=(), floor_share=tuple(floors),
                             floor_mode="hard")
     left = max(1.0, time_limit_s - (time.perf_counter() - started))
-    second = solve(replace(instance, policy=second_policy), time_limit_s=left,
-                         **options)
+    second_instance = replace(instance, policy=second_policy)
+    second = solve(second_instance, time_limit_s=left, **options)
+    warnings = first.report.warnings + second.report.warnings
+    if should_stop is not None and should_stop.at is not None:
+        warnings = tuple(dict.fromkeys(warnings))  # both stages report the one stop
+        if not second.has_solution and second.status == SolveStatus.NO_SOLUTION:
+            second = _first_stage_plan(first, second, second_instance)
     parts = {**second.report.objective_parts, "worst_group_share": float(first.objective),
              "worst_group_share_status": str(first.status)}
-    report = replace(second.report, objective_parts=parts,
-                     warnings=first.report.warnings + second.report.warnings)
+    report = replace(second.report, objective_parts=parts, warnings=warnings)
     status = second.status
     if first.status != SolveStatus.OPTIMAL and status == SolveStatus.OPTIMAL:
         status = SolveStatus.FEASIBLE  # the floor itself is not proven best
     return replace(second, instance=instance, report=report, status=status,
                    runtime_s=time.perf_counter() - started)
+
+
+def _first_stage_plan(first: Plan, second: Plan, second_instance: SitingInstance) -> Plan:
+    """Max-min stopped before the second stage found a plan: the first stage's plan
+    (feasible for the second stage, whose floor it set), scored for coverage, with the
+    second stage's bound."""
+    assert first.coverage is not None
+    value, parts = plan_objective(second_instance, first.coverage)
+    report = replace(second.report, source=f"maxmin stage 1 ({first.report.source})",
+                     objective_parts=parts, progress=first.report.progress
+                     + second.report.progress)
+    bound = second.bound if second.bound is None else max(second.bound, value)
+    return replace(first, status=SolveStatus.FEASIBLE, objective=value, bound=bound,
+                   gap=relative_gap(value, bound), report=report)
 
 
 def _worth_search(problem: ReducedProblem, min_columns: int) -> bool:
@@ -558,14 +648,16 @@ def _beats(candidate: _Candidate, best: _Candidate) -> bool:
 
 def _improve_by_lns(instance: SitingInstance, reach, problem: ReducedProblem,
                     best: _Candidate, time_limit_s: float, *, seed: int, upper_bound: float | None,
-                    started: float, emit) -> tuple[_Candidate, dict[str, float | int]]:
+                    started: float, emit, should_stop: Callable[[], bool] | None = None
+                    ) -> tuple[_Candidate, dict[str, float | int]]:
     """Run the neighbourhood search from ``best``; keep its plan only if it scores higher."""
 
     def improved(_columns: np.ndarray, value: float) -> None:
         emit(ProgressEvent("lns", time.perf_counter() - started, value, upper_bound))
 
     found = large_neighbourhood_search(problem, best.columns, time_limit_s=time_limit_s,
-                                       seed=seed, on_improvement=improved)
+                                       seed=seed, on_improvement=improved,
+                                       should_stop=should_stop)
     search = {"lns_s": found.runtime_s,
               "neighbourhoods": found.neighbourhoods, "improvements": found.improvements,
               "start_objective": best.value, "objective": found.objective}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,7 @@ def run_scenario(
     *,
     progress: ProgressCallback | None = None,
     verbose: bool = False,
+    should_stop: Callable[[], bool] | None = None,
     **solver_overrides: Any,
 ) -> ScenarioResult:
     """Load (if needed), validate and solve a scenario.
@@ -77,6 +79,10 @@ def run_scenario(
         Receives progress events (heuristic and solver incumbents and bounds).
     verbose
         Print the solver's log.
+    should_stop
+        Cancel hook (e.g. ``threading.Event().is_set``), passed to
+        :func:`optimizer.solve.solve`: once it returns True the solve ends within about a
+        second with the best plan so far (status ``feasible``) or ``no_solution``.
     **solver_overrides
         ``solver``, ``time_limit_s``, ``gap``, ``threads``, ``seed``: override ``[solver]``.
 
@@ -99,6 +105,7 @@ def run_scenario(
         seed=spec.solver.seed,
         verbose=verbose,
         progress=progress,
+        should_stop=should_stop,
     )
     return ScenarioResult(spec, instance, plan)
 

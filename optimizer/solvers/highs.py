@@ -6,6 +6,8 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from functools import cache
 
 import numpy as np
@@ -150,13 +152,81 @@ class HighsBackend:
         h.setOptionValue("mip_rel_gap", float(options.mip_gap))
         h.setOptionValue("random_seed", int(options.seed))
         threads = _Scheduler.claim(options.threads)
+        if options.should_stop is not None and options.stop_grace_s is not None:
+            return self._run_stoppable(h, milp, options, warm_start, threads, started)
         try:
             return self._run(h, milp, options, warm_start, threads, started)
         finally:
             _Scheduler.release()
 
+    def _run_stoppable(self, h, milp: MilpArrays, options: SolveOptions,
+                       warm_start: np.ndarray | None, threads: int,
+                       started: float) -> BackendResult:
+        """:meth:`_run` in a helper thread, answered within ``options.stop_grace_s`` of a
+        stop (see :class:`~optimizer.solvers.base.SolveOptions`)."""
+        seen: dict[str, object] = {"bound": None, "values": None}
+        left_behind = threading.Event()
+
+        def unless_left(hook):
+            if hook is None:
+                return None
+
+            def call(*args):
+                return None if left_behind.is_set() else hook(*args)
+
+            return call
+
+        options = replace(options, progress=unless_left(options.progress),
+                          incoming=unless_left(options.incoming),
+                          on_solution=unless_left(options.on_solution))
+        outcome: dict[str, object] = {}
+
+        def work() -> None:
+            try:
+                outcome["result"] = self._run(h, milp, options, warm_start, threads, started,
+                                              seen=seen)
+            except BaseException as error:  # handed to the caller below
+                outcome["error"] = error
+            finally:
+                _Scheduler.release()
+
+        # Not a daemon: the interpreter waits for a HiGHS left running before it exits
+        # (a daemon thread still inside HiGHS at exit aborts the process).
+        worker = threading.Thread(target=work, name="lifecircle-highs")
+        worker.start()
+        assert options.should_stop is not None and options.stop_grace_s is not None
+        asked: float | None = None
+        while True:
+            worker.join(0.02)
+            if not worker.is_alive():
+                break
+            now = time.perf_counter()
+            if asked is None and options.should_stop():
+                asked = now
+            if asked is not None and now - asked >= options.stop_grace_s:
+                left_behind.set()
+                values = seen["values"]
+                kept = isinstance(values, np.ndarray) and len(values) == milp.n_cols
+                bound = seen["bound"]
+                return BackendResult(
+                    SolveStatus.FEASIBLE if kept else SolveStatus.NO_SOLUTION,
+                    values if kept else None,
+                    float(milp.objective @ values + milp.offset) if kept else None,
+                    bound if isinstance(bound, float) else None,
+                    time.perf_counter() - started,
+                    "stopped by the caller (HiGHS, in a step that takes no interrupt, "
+                    "was left to end in the background)",
+                )
+        error = outcome.get("error")
+        if isinstance(error, BaseException):
+            raise error
+        result = outcome["result"]
+        assert isinstance(result, BackendResult)
+        return result
+
     def _run(self, h, milp: MilpArrays, options: SolveOptions, warm_start: np.ndarray | None,
-             threads: int, started: float) -> BackendResult:
+             threads: int, started: float, *,
+             seen: dict[str, object] | None = None) -> BackendResult:
         hp = _highspy()
         h.setOptionValue("threads", threads)
         if milp.matrix.nnz > _PRESOLVE_MAX_NONZEROS:
@@ -192,7 +262,8 @@ class HighsBackend:
         # running 40 s past the limit. The MIP and simplex interrupt callbacks stop it at the
         # deadline (with the incumbent kept).
         deadline = started + float(max(options.time_limit_s, 0.01))
-        seen: dict[str, object] = {"bound": None, "values": None}
+        if seen is None:
+            seen = {"bound": None, "values": None}
 
         def stop_lp_at_deadline(event) -> None:
             stop = time.perf_counter() > deadline or (
@@ -291,9 +362,11 @@ class HighsBackend:
         )
 
 
-def highs_lp_duals(problem, *, time_limit_s: float) -> np.ndarray | None:
+def highs_lp_duals(problem, *, time_limit_s: float,
+                   should_stop: Callable[[], bool] | None = None) -> np.ndarray | None:
     """Duals of the coverage rows of the LP relaxation (coverage rows and budget only),
-    by interior point without crossover; None if it did not finish in time."""
+    by interior point without crossover; None if it did not finish in time or
+    ``should_stop`` (polled by the interior point) returned True first."""
     hp = _highspy()
     n, m = problem.n_columns, problem.n_groups
     cover = problem.cover.tocoo()
@@ -316,6 +389,13 @@ def highs_lp_duals(problem, *, time_limit_s: float) -> np.ndarray | None:
     h.setOptionValue("solver", "ipm")
     h.setOptionValue("run_crossover", "off")
     h.setOptionValue("time_limit", float(max(time_limit_s, 0.01)))
+    if should_stop is not None:
+
+        def interrupt(event) -> None:
+            if should_stop() and event.data_in is not None:
+                event.data_in.user_interrupt = True
+
+        h.cbIpmInterrupt.subscribe(interrupt)
     threads = _Scheduler.claim(1)
     try:
         h.setOptionValue("threads", threads)
