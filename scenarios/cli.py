@@ -11,6 +11,7 @@ import math
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from optimizer.errors import InputError
 from optimizer.solvers import BACKENDS, ProgressEvent, SolveStatus
@@ -61,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check a scenario's inputs without solving")
     validate.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO)
     commands.add_parser("scenarios", help="list the shipped scenarios")
+    app = commands.add_parser("app", help="start the planners' web app (Streamlit)")
+    app.add_argument("--port", type=int, default=8501, help="port (default 8501)")
+    app.add_argument("--address", default="localhost",
+                     help="address to listen on (default localhost; 0.0.0.0 for an intranet)")
     sweep = commands.add_parser("sweep", help="solve a scenario at a ladder of budgets and "
                                               "write the budget-coverage curve")
     sweep.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO,
@@ -74,6 +79,17 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--solver", choices=sorted(BACKENDS), help="MILP backend")
     sweep.add_argument("--lang", choices=["en", "zh"], default="en",
                        help="language of the plot's labels (default: en)")
+    brief = commands.add_parser("brief", help="write a policy brief (HTML or PDF) of solved "
+                                              "run folders; several runs are compared")
+    brief.add_argument("runs", nargs="+", metavar="RUN_DIR",
+                       help="run folders written by lifecircle solve (the first is the "
+                            "baseline of a comparison)")
+    brief.add_argument("--out", required=True, help="brief.html or brief.pdf")
+    brief.add_argument("--lang", choices=["zh", "en"], default="zh",
+                       help="language of the brief (default: zh)")
+    brief.add_argument("--curve", metavar="CURVE_CSV",
+                       help="curve.csv of lifecircle sweep for the first run (default: a "
+                            "curve.csv in the run folder)")
     return parser
 
 
@@ -173,6 +189,42 @@ def _sweep(args: argparse.Namespace) -> int:
     return EXIT_NO_SOLUTION
 
 
+def _brief(args: argparse.Namespace) -> int:
+    from briefs import make_brief
+
+    try:
+        out = make_brief(args.runs, args.out, lang=args.lang, curve=args.curve)
+    except RuntimeError as error:  # no Chromium / Playwright for a PDF
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"brief written to {out}")
+    return EXIT_OK
+
+
+def app_command(port: int, address: str) -> list[str]:
+    """The ``streamlit run`` command line of ``lifecircle app``: offline settings (no usage
+    statistics, no external IP lookup), a 50 MB upload limit."""
+    from importlib import resources
+
+    entry = Path(str(resources.files("webapp"))) / "entry.py"
+    return [sys.executable, "-m", "streamlit", "run", str(entry),
+            "--server.port", str(port), "--server.address", address,
+            "--server.headless", "true", "--server.maxUploadSize", "50",
+            "--server.fileWatcherType", "none",
+            "--browser.gatherUsageStats", "false", "--browser.serverAddress", address,
+            "--client.toolbarMode", "minimal", "--theme.primaryColor", "#1f6f5c",
+            "--theme.base", "light"]
+
+
+def _app(args: argparse.Namespace) -> int:
+    import subprocess
+
+    try:
+        return subprocess.call(app_command(args.port, args.address))
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parser().parse_args(argv)
@@ -181,8 +233,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _solve(args)
         if args.command == "validate":
             return _validate(args)
+        if args.command == "app":
+            return _app(args)
         if args.command == "sweep":
             return _sweep(args)
+        if args.command == "brief":
+            return _brief(args)
         for name, path in shipped_scenarios().items():
             print(f"{name:<24} {path}")
         return EXIT_OK

@@ -52,10 +52,6 @@ __all__ = ["BudgetCurve", "CurvePoint", "budget_curve", "curve_columns", "parse_
 _TOLERANCE = 1e-6
 """Relative tolerance under which two objectives are taken as equal (as in the solver)."""
 
-_CJK_FONTS = ("Noto Sans CJK SC", "Source Han Sans SC", "Noto Sans SC", "WenQuanYi Micro Hei",
-              "Microsoft YaHei", "SimHei", "PingFang SC", "Heiti SC")
-"""Fonts tried, in order, for Chinese text in plots; none found: the default font."""
-
 _TEXT = {
     "en": {
         "budget": "budget (million CNY)",
@@ -223,12 +219,11 @@ class BudgetCurve:
         bottom.set_title(text["marginal_title"], fontsize="medium")
         bottom.grid(alpha=0.3)
         bottom.yaxis.set_major_formatter("{x:,.0f}")
-        family = _cjk_family() if lang == "zh" else None
-        if family is not None:
-            from matplotlib.text import Text
+        family = None
+        if lang == "zh":
+            from briefs.fonts import use_cjk_font
 
-            for item in figure.findobj(Text):
-                item.set_fontfamily([family, "DejaVu Sans"])
+            family = use_cjk_font(figure)
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         with warnings.catch_warnings():
@@ -517,9 +512,8 @@ def _type_label(name: str, label: str, lang: str) -> str:
 
 
 def _cjk_family() -> str | None:
-    """The first installed font of :data:`_CJK_FONTS`, or None."""
-    from matplotlib import font_manager
+    """The first installed CJK font (:func:`briefs.fonts.cjk_family`), or None."""
+    from briefs.fonts import cjk_family
 
-    installed = {entry.name for entry in font_manager.fontManager.ttflist}
-    return next((name for name in _CJK_FONTS if name in installed), None)
+    return cjk_family()
 

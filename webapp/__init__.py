@@ -1,0 +1,1 @@
+"""The planners' web app: pages and widgets over the :mod:`scenarios` library."""

@@ -1,0 +1,1 @@
+"""The app\x27s pages (one module per tab)."""
