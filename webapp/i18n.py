@@ -152,6 +152,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "pick_hint": ("可在下表中勾选点位，或在“数据”页地图上框选，再点按钮。",
                   "Tick sites in the table below, or box-select them on the Data map, then "
                   "press a button."),
+    "pick_sites": ("选择点位编号", "Choose site ids"),
+    "col_type_key": ("类型代码", "type key"),
     "add_force": ("设为必须建设", "Force open"),
     "add_exclude": ("设为排除", "Exclude"),
     "clear_rules": ("清除指定与排除", "Clear forced and excluded"),
@@ -187,11 +189,16 @@ TEXT: dict[str, tuple[str, str]] = {
     "export_csv": ("点位清单 CSV", "Site list CSV"),
     "export_xlsx": ("Excel 工作簿", "Excel workbook"),
     "export_gpkg": ("GeoPackage（GIS）", "GeoPackage (GIS)"),
+    "brief_html": ("政策简报（网页）", "Policy brief (HTML)"),
+    "brief_pdf": ("政策简报（PDF）", "Policy brief (PDF)"),
     "export_toml": ("情景文件 TOML", "Scenario file TOML"),
     "stale": ("情景设置已修改，下方是修改前的结果；点击“求解”更新。",
               "Settings changed since this plan was solved; press Solve to update it."),
     "solved_list": ("已求解的方案", "Solved plans"),
     "name": ("方案名称", "Plan name"),
+    "map_key": ("绿色：新增覆盖　浅蓝：原已覆盖　粉红：仍未覆盖　实心符号：新建设施　空心符号：现有设施",
+                "Green: newly covered · light blue: already covered · pink: still uncovered · "
+                "filled symbols: new facilities · open symbols: existing ones"),
     "map_settings": ("地图设置", "Map settings"),
     "tile_help": ("留空时地图由数据本身（路网、人口网格）绘制，完全离线。填写后浏览器会向该地址请求底图。坐标按 WGS84 显示，高德、腾讯等 GCJ-02 底图会有数百米偏移。",
                   "Empty: maps are drawn from the data itself (streets, population cells), "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -130,6 +131,14 @@ def test_five_minute_path(app_server: AppServer, page: Page,
     assert _metric(page, "新增覆盖 · 口袋公园").endswith("万人")
     expect(_sidebar(page).get_by_role("button", name="求解", exact=True)).to_be_visible()
     screenshot(page, "results-zh")
+    # the policy brief of this plan, as a PDF with real Chinese text
+    with page.expect_download(timeout=180_000) as download_info:
+        page.get_by_role("button", name="政策简报（PDF）").click()
+    pdf = Path(download_info.value.path())
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert "口袋公园" in text and "老年食堂" in text and "托育" in text
     assert app_exceptions(page) == []
     assert blocked_requests == []
 

@@ -96,11 +96,12 @@ def render(lang: str) -> None:
     st.dataframe(kpi_display(comparison, labels, lang), width="stretch", height=420)
     from webapp.views.results import _map
 
+    st.caption(tr("map_key", lang))
     columns = st.columns(len(results))
     for k, (column, result, name) in enumerate(zip(columns, results, names, strict=True)):
         with column:
             st.markdown(f"**{name}**")
-            _map(result, labels, lang, f"compare_{k}", height=440, legend=k == 0)
+            _map(result, labels, lang, f"compare_{k}", height=440, legend=False)
     st.subheader(tr("site_changes", lang))
     changes = comparison.site_changes
     changed = changes[changes["change"] != "same"].copy()
@@ -112,3 +113,7 @@ def render(lang: str) -> None:
             changed[name] = changed[name].map(lambda v: labels.get(v, v) if isinstance(v, str)
                                               else v)
     st.dataframe(pd.DataFrame(changed), width="stretch", hide_index=True, height=300)
+    from webapp.views.results import brief_buttons
+
+    brief_buttons([session.store().run_dir(k) for k in chosen], names, "comparison", lang,
+                  "compare")

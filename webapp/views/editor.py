@@ -39,6 +39,7 @@ def _types(lang: str) -> None:
             tr("col_capacity", lang): body.get("capacity", ""),
         })
     frame = pd.DataFrame(rows).set_index("type")
+    frame.index.name = tr("col_type_key", lang)
     edited = st.data_editor(
         frame, width="stretch", key=f"types_editor_{st.session_state.revision}",
         disabled=[tr("col_label", lang)],
@@ -186,10 +187,10 @@ def _site_rules(lang: str) -> None:
         return
     revision = st.session_state.revision
     ids = list(instance.site_ids.astype(str))
-    force = st.multiselect(tr("force_open", lang), ids,
+    force = st.multiselect(tr("force_open", lang), ids, placeholder=tr("pick_sites", lang),
                            default=[s for s in draft.get("force_open", {}) if s in ids],
                            key=f"force_{revision}_{len(draft.get('force_open', {}))}")
-    exclude = st.multiselect(tr("exclude", lang), ids,
+    exclude = st.multiselect(tr("exclude", lang), ids, placeholder=tr("pick_sites", lang),
                              default=[s for s in draft.get("exclude", []) if s in ids],
                              key=f"exclude_{revision}_{len(draft.get('exclude', []))}")
     forced = {s: draft.get("force_open", {}).get(s, "any") for s in force}
@@ -198,13 +199,15 @@ def _site_rules(lang: str) -> None:
     if exclude != draft.get("exclude", []):
         session.edit("exclude", exclude or None)
     attributes = instance.site_attributes
-    table = pd.DataFrame({"site_id": ids})
+    table = pd.DataFrame({tr("col_site", lang): ids})
     for t, kind in enumerate(instance.types):
         table[type_name(kind.name, lang)] = instance.site_cost[:, t]
     if attributes is not None:
-        for column in ("kind_zh" if lang == "zh" else "kind", "area_m2", "community_id"):
+        names = {"kind_zh" if lang == "zh" else "kind": tr("col_kind", lang),
+                 "area_m2": tr("col_area", lang), "community_id": tr("community", lang)}
+        for column, label in names.items():
             if column in attributes.columns:
-                table[column] = attributes[column].to_numpy()
+                table[label] = attributes[column].to_numpy()
     event = st.dataframe(table, width="stretch", height=260, hide_index=True,
                          on_select="rerun", selection_mode="multi-row",
                          key=f"site_table_{revision}")

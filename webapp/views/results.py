@@ -250,6 +250,22 @@ def _downloads(result: ScenarioResult, lang: str) -> None:
     for col, (label, make, file_name, mime) in zip(cols, files, strict=True):
         col.download_button(tr(label, lang), make, file_name=file_name, mime=mime,
                             key=f"dl_{label}", on_click="ignore")
+    brief_buttons([session.store().run_dir(content_key(result.spec))], None, name, lang,
+                  "results")
+
+
+def brief_buttons(run_dirs: list[Path], names: list[str] | None, file_stem: str, lang: str,
+                  key: str) -> None:
+    """Download buttons for the policy brief (HTML and PDF) of stored run folders."""
+    from webapp.briefing import brief_bytes
+
+    cols = st.columns(4)
+    for col, fmt, mime in ((cols[0], "html", "text/html"), (cols[1], "pdf", "application/pdf")):
+        col.download_button(
+            tr(f"brief_{fmt}", lang),
+            lambda fmt=fmt: brief_bytes(run_dirs, fmt=fmt, lang=lang, names=names),
+            file_name=f"{file_stem}-brief-{lang}.{fmt}", mime=mime, key=f"brief_{fmt}_{key}",
+            on_click="ignore")
 
 
 def render(lang: str) -> None:
