@@ -152,6 +152,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "pick_hint": ("可在下表中勾选点位，或在“数据”页地图上框选，再点按钮。",
                   "Tick sites in the table below, or box-select them on the Data map, then "
                   "press a button."),
+    "col_id": ("编号", "ID"),
     "pick_sites": ("选择点位编号", "Choose site ids"),
     "col_type_key": ("类型代码", "type key"),
     "add_force": ("设为必须建设", "Force open"),

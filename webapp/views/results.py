@@ -200,6 +200,7 @@ def communities_table(result: ScenarioResult, labels: dict[str, str], lang: str
     names = community_names(result.spec, lang=lang)
     if names is not None and group == "community_id":
         wide.insert(0, tr("community", lang), wide.index.map(names))
+    wide.index.name = tr("col_id", lang)
     return wide.loc[order]
 
 
