@@ -201,3 +201,33 @@ def test_maps_need_no_tiles_unless_a_tile_url_is_set():
     at.sidebar.text_input(key="tile_url").set_value(url).run()
     specs = [chart.proto.spec.replace("\\u002f", "/") for chart in at.get("plotly_chart")]
     assert any(url in spec and "scattermap" in spec for spec in specs)
+
+
+def test_saved_toml_is_the_scenario_the_cli_reads(tmp_path):
+    """Edits made in the page, saved as TOML next to the data, load in the CLI to the same
+    scenario (the same content key, hence the same stored result)."""
+    import shutil
+    import tomllib
+
+    import tomli_w
+
+    from scenarios.library import shipped_scenarios
+    from scenarios.spec import load_scenario, parse_scenario
+    from scenarios.store import content_key
+
+    at = _app("en")
+    next(w for w in at.sidebar.number_input if w.key.startswith("budget_en")).set_value(
+        22.5).run()
+    next(t for t in at.toggle if t.key.startswith("circle_on")).set_value(True).run()
+    assert not at.exception
+    draft = at.session_state["draft"]
+    text = tomli_w.dumps(draft)
+    folder = tmp_path / "plans"
+    shutil.copytree(shipped_scenarios()["yuzhong-baseline"].parent, folder)
+    (folder / "edited.toml").write_text(text, encoding="utf-8")
+    from_cli = load_scenario(folder / "edited.toml")
+    assert from_cli.budget == 22_500_000
+    assert from_cli.policy.circle_types == ("park", "canteen", "childcare")
+    in_app = parse_scenario(tomllib.loads(text), base=Path(at.session_state["base"]),
+                            label="edited.toml", name="edited")
+    assert content_key(from_cli) == content_key(in_app)

@@ -191,3 +191,52 @@ def test_cancel_keeps_the_best_plan(app_server: AppServer, page: Page) -> None:
     _record("cancel_to_result_s", time.monotonic() - pressed)
     assert "within" in page.get_by_text("Stopped on request").inner_text()
     expect(page.locator('[data-testid="stMetric"]').first).to_be_visible()
+
+
+def test_two_sessions_keep_their_own_edits(app_server: AppServer, new_page) -> None:
+    first, second = new_page(), new_page()
+    for page in (first, second):
+        page.goto(app_server.url)
+        wait_for_app(page)
+        page.get_by_text("English", exact=True).click()
+        wait_idle(page)
+    _set_number(first, "Budget (million CNY)", 12)
+    second.reload()
+    wait_for_app(second)
+    second.get_by_text("English", exact=True).click()
+    wait_idle(second)
+    budget = _sidebar(second).get_by_label("Budget (million CNY)", exact=True)
+    assert float(budget.input_value()) == 30.0
+    assert float(_sidebar(first).get_by_label("Budget (million CNY)",
+                                              exact=True).input_value()) == 12.0
+
+
+def test_lifecircle_app_command_serves_the_app(tmp_path) -> None:
+    import os
+    import signal
+    import socket
+    import sys
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scenarios.cli", "app", "--port", str(port),
+         "--address", "127.0.0.1"], env={**os.environ, "LIFECIRCLE_STORE_DIR": str(tmp_path)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        answer = ""
+        while time.monotonic() < deadline and not answer:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health",
+                                            timeout=2) as response:
+                    answer = response.read().decode()
+            except OSError:
+                time.sleep(0.3)
+        assert answer == "ok"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        output = process.communicate(timeout=20)[0].decode()
+    assert "External URL" not in output and "Did not auto detect" not in output
