@@ -231,3 +231,25 @@ def test_saved_toml_is_the_scenario_the_cli_reads(tmp_path):
     in_app = parse_scenario(tomllib.loads(text), base=Path(at.session_state["base"]),
                             label="edited.toml", name="edited")
     assert content_key(from_cli) == content_key(in_app)
+
+
+def test_budget_curve_tab_draws_coverage_and_marginal_cost():
+    from webapp import session
+
+    at = _app("en")
+    at.number_input(key="curve_low_en").set_value(10.0)
+    at.number_input(key="curve_high_en").set_value(40.0)
+    at.number_input(key="curve_points").set_value(3).run()
+    at.button(key="curve_run").click().run()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        jobs = [j for k, j in session.jobs()._jobs.items() if k.startswith("curve-")]
+        if jobs and all(j.state == "done" for j in jobs):
+            break
+        time.sleep(0.3)
+    at.run()
+    assert not at.exception
+    points = next(d.value for d in at.dataframe if "marginal_cost_per_resident" in d.value)
+    assert list(points["budget"]) == [10e6, 25e6, 40e6]
+    assert points["objective"].is_monotonic_increasing
+    assert any("Marginal cost" in s.value for s in at.subheader)

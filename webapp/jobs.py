@@ -65,31 +65,31 @@ class SolveJobs:
         with self._lock:
             return self._jobs.get(key)
 
-    def submit(self, spec: ScenarioSpec) -> SolveJob:
-        """Start (or join) the solve of ``spec``; a finished job is replaced by a new one."""
-        key = content_key(spec)
+    def _start(self, key: str, spec: ScenarioSpec, work, *args: object) -> SolveJob:
+        """Join the unfinished job of ``key``, or start ``work(job, *args)`` in the pool."""
         with self._lock:
             current = self._jobs.get(key)
             if current is not None and current.state != "done":
                 return current
             job = SolveJob(key, spec)
             self._jobs[key] = job
-            job.future = self._pool.submit(self._run, job)
+            job.future = self._pool.submit(work, job, *args)
             return job
+
+    def submit(self, spec: ScenarioSpec) -> SolveJob:
+        """Start (or join) the solve of ``spec``; a finished job is replaced by a new one."""
+        return self._start(content_key(spec), spec, self._run)
+
+    @staticmethod
+    def curve_key(spec: ScenarioSpec, budgets: list[float]) -> str:
+        """The job and file key of a budget curve of ``spec`` at ``budgets``."""
+        digest = hashlib.sha256(repr(sorted(budgets)).encode()).hexdigest()[:8]
+        return f"curve-{content_key(spec)}-{digest}"
 
     def submit_curve(self, spec: ScenarioSpec, budgets: list[float]) -> SolveJob:
         """Start (or join) a budget-coverage curve of ``spec``; its points are saved as
         ``curves/<key>.csv`` in the store so they survive a restart."""
-        digest = hashlib.sha256(repr(sorted(budgets)).encode()).hexdigest()[:8]
-        key = f"curve-{content_key(spec)}-{digest}"
-        with self._lock:
-            current = self._jobs.get(key)
-            if current is not None and current.state != "done":
-                return current
-            job = SolveJob(key, spec)
-            self._jobs[key] = job
-            job.future = self._pool.submit(self._curve, job, budgets)
-            return job
+        return self._start(self.curve_key(spec, budgets), spec, self._curve, budgets)
 
     def curve_points(self, key: str) -> pd.DataFrame | None:
         """A finished curve's points (from this process or the store), or None."""

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from scenarios.store import content_key
 from webapp import session
 from webapp.i18n import budget_unit, tr
 from webapp.maps import type_labels
 from webapp.views.data import show_problems
-
-
-def _key(spec, budgets: list[float]) -> str:
-    digest = hashlib.sha256(repr(sorted(budgets)).encode()).hexdigest()[:8]
-    return f"curve-{content_key(spec)}-{digest}"
+from webapp.views.results import finished
 
 
 @st.fragment(run_every=1.0)
@@ -46,18 +39,13 @@ def render(lang: str) -> None:
                                 key=f"curve_high_{lang}", format="%.0f")
     count = cols[2].number_input(tr("curve_points", lang), 2, 30, 8, key="curve_points")
     budgets = [float(b) for b in np.linspace(low * unit, high * unit, int(count))]
-    key = _key(spec, budgets)
+    key = session.jobs().curve_key(spec, budgets)
     job = session.jobs().job(key)
     if st.button(tr("curve_run", lang), key="curve_run", disabled=high <= low or (
             job is not None and job.state != "done")):
         session.jobs().submit_curve(spec, budgets)
         st.rerun()
-    job = session.jobs().job(key)
-    if job is not None and job.state != "done":
-        _live(key, lang)
-        return
-    if job is not None and job.problems:
-        show_problems(job.problems, lang)
+    if not finished(session.jobs().job(key), lang, _live):
         return
     points = session.jobs().curve_points(key)
     if points is None:

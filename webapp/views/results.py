@@ -269,6 +269,23 @@ def brief_buttons(run_dirs: list[Path], names: list[str] | None, file_stem: str,
             on_click="ignore")
 
 
+def finished(job, lang: str, live) -> bool:
+    """True when there is nothing (more) to wait for; otherwise show the job's live
+    progress (``live(key, lang)``), its input problems or its error, and return False."""
+    if job is None:
+        return True
+    if job.state != "done":
+        live(job.key, lang)
+        return False
+    if job.problems:
+        show_problems(job.problems, lang)
+        return False
+    if job.error and job.error != "cancelled":
+        st.error(f"{tr('status_error', lang)}: {job.error}")
+        return False
+    return True
+
+
 def render(lang: str) -> None:
     problems = st.session_state.get("solve_problems")
     if problems:
@@ -277,15 +294,7 @@ def render(lang: str) -> None:
     if not key:
         st.info(tr("not_solved", lang))
         return
-    job = session.jobs().job(key)
-    if job is not None and job.state != "done":
-        _live(key, lang)
-        return
-    if job is not None and job.problems:
-        show_problems(job.problems, lang)
-        return
-    if job is not None and job.error:
-        st.error(f"{tr('status_error', lang)}: {job.error}")
+    if not finished(session.jobs().job(key), lang, _live):
         return
     result = session.result_for(key)
     if result is None:
