@@ -265,10 +265,10 @@ def money(value: float | None, lang: str) -> str:
             return number(value / 1e8, lang, 2) + "亿元"
         if abs(value) >= 10_000:
             return number(value / 1e4, lang, 1) + "万元"
-        return number(value, lang) + "元"
+        return number(value, lang, 2 if abs(value) < 10 else 0) + "元"
     if abs(value) >= 1e6:
         return number(value / 1e6, lang, 2) + " M CNY"
-    return number(value, lang) + " CNY"
+    return number(value, lang, 2 if abs(value) < 10 else 0) + " CNY"
 
 
 def pct(value: float | None, lang: str, digits: int = 1) -> str:
@@ -278,6 +278,16 @@ def pct(value: float | None, lang: str, digits: int = 1) -> str:
     return number(value, lang, digits) + "%"
 
 
-def budget_unit(lang: str) -> float:
-    """CNY per unit of the budget inputs: 万元 (10,000) in Chinese, million in English."""
+def budget_unit(lang: str, budget: float | None = None) -> float:
+    """CNY per unit of the budget inputs: 万元 (10,000) in Chinese, million in English; 1
+    for budgets that count sites rather than yuan (below 10,000, as in p-median cases)."""
+    if budget is not None and math.isfinite(budget) and 0 < budget < 10_000:
+        return 1.0
     return 1e4 if lang == "zh" else 1e6
+
+
+def budget_label(lang: str, unit: float) -> str:
+    """Label of a budget input in ``unit`` CNY."""
+    if unit == 1.0:
+        return "预算（元）" if lang == "zh" else "Budget (CNY)"
+    return tr("budget", lang)

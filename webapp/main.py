@@ -8,7 +8,7 @@ import streamlit as st
 
 from scenarios.store import content_key
 from webapp import session
-from webapp.i18n import LANGS, budget_unit, tr
+from webapp.i18n import LANGS, budget_label, budget_unit, tr
 from webapp.views import compare, curve, data, editor, results
 
 
@@ -48,18 +48,19 @@ def _scenario_picker(lang: str) -> None:
 
 def _budget(lang: str) -> None:
     draft = session.draft()
-    unit = budget_unit(lang)
     if "budget" not in draft:
         return
-    key = f"budget_{lang}_{st.session_state.revision}"
+    unit = budget_unit(lang, float(draft["budget"]))
+    key = f"budget_{lang}_{unit:g}_{st.session_state.revision}"
 
     def changed() -> None:
         session.edit("budget", float(st.session_state[key]) * unit)
 
-    st.sidebar.number_input(tr("budget", lang), min_value=0.0,
+    st.sidebar.number_input(budget_label(lang, unit), min_value=0.0,
                             value=float(draft["budget"]) / unit,
-                            step=500.0 if lang == "zh" else 5.0, key=key, on_change=changed,
-                            format="%.0f" if lang == "zh" else "%.1f")
+                            step=1.0 if unit == 1.0 else 500.0 if lang == "zh" else 5.0,
+                            key=key, on_change=changed,
+                            format="%.1f" if unit == 1e6 else "%.0f")
 
 
 def _time_limit(lang: str) -> None:

@@ -30,8 +30,8 @@ def render(lang: str) -> None:
     if isinstance(spec, list):
         show_problems(spec, lang)
         return
-    unit = budget_unit(lang)
     budget = spec.budget if np.isfinite(spec.budget) else 3e7
+    unit = budget_unit(lang, budget)
     cols = st.columns(3)
     low = cols[0].number_input(tr("curve_budgets", lang) + " ≥", 0.0, value=budget / 6 / unit,
                                key=f"curve_low_{lang}", format="%.0f")

@@ -49,20 +49,36 @@ def _banner(result: ScenarioResult, lang: str) -> None:
     getattr(st, kind)(text)
 
 
-def progress_frame(events, lang: str) -> pd.DataFrame:
+def progress_frame(events, lang: str, until: float | None = None) -> pd.DataFrame:
+    """Long table ``time, value, series`` of the best plan and the bound over time (held
+    at their last values up to ``until`` seconds, for a solve still running)."""
     rows = [(e.elapsed_s, e.incumbent, e.bound) for e in events]
-    frame = pd.DataFrame(rows, columns=["t", "incumbent", "bound"]).dropna(how="all",
-                                                                          subset=["incumbent"])
-    frame = frame.rename(columns={"t": tr("elapsed", lang), "incumbent": tr("incumbent", lang),
+    if rows and until is not None and until > rows[-1][0]:
+        rows.append((until, rows[-1][1], rows[-1][2]))
+    frame = pd.DataFrame(rows, columns=["t", "incumbent", "bound"])
+    frame = frame.rename(columns={"incumbent": tr("incumbent", lang),
                                   "bound": tr("bound", lang)})
-    return frame.set_index(tr("elapsed", lang))
+    return frame.melt(id_vars="t", var_name="series", value_name="value").dropna()
 
 
-def _progress_chart(events, lang: str) -> None:
-    frame = progress_frame(events, lang)
-    if len(frame):
-        st.caption(tr("progress_chart", lang))
-        st.line_chart(frame, height=180)
+def _progress_chart(events, lang: str, until: float | None = None) -> None:
+    """Best plan and bound over time (the bound falls, the plan rises; they meet at the
+    optimum), on an axis fitted to the values rather than starting at zero."""
+    import altair as alt
+
+    frame = progress_frame(events, lang, until)
+    if not len(frame):
+        return
+    st.caption(tr("progress_chart", lang))
+    chart = alt.Chart(frame).mark_line(interpolate="step-after", point=True).encode(
+        x=alt.X("t:Q", title=tr("elapsed", lang)),
+        y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
+        color=alt.Color("series:N", title=None,
+                        scale=alt.Scale(range=["#1f6f5c", "#9aa5b1"])),
+        tooltip=[alt.Tooltip("t:Q", format=".2f"), alt.Tooltip("value:Q", format=",.0f"),
+                 "series:N"],
+    ).properties(height=200)
+    st.altair_chart(chart, width="stretch")
 
 
 @st.fragment(run_every=0.5)
@@ -75,11 +91,13 @@ def _live(key: str, lang: str) -> None:
     if job.state == "queued":
         st.info(tr("queued", lang))
         return
-    elapsed = number(time.monotonic() - job.started, lang, 1)
+    seconds = time.monotonic() - job.started
+    limit = number(job.spec.solver.time_limit_s, lang)
     last = job.events[-1] if job.events else None
     gap = pct(100 * last.gap, lang, 2) if last is not None and last.gap is not None else "–"
-    st.info(f"**{tr('solving', lang)}** {elapsed} s · {tr('kpi_gap', lang)} {gap}")
-    _progress_chart(list(job.events), lang)
+    st.info(f"**{tr('solving', lang)}** {number(seconds, lang, 1)} / {limit} s · "
+            f"{tr('kpi_gap', lang)} {gap}")
+    _progress_chart(list(job.events), lang, until=seconds)
 
 
 def _kpis(result: ScenarioResult, labels: dict[str, str], lang: str) -> None:
