@@ -30,8 +30,9 @@ def _safe_name(name: str) -> str:
 def save_upload(name: str, content: bytes, folder: str | Path, *, role: str,
                 allowed: set[str] = TABLE_SUFFIXES,
                 max_bytes: int = MAX_UPLOAD_BYTES) -> Path:
-    """Write an uploaded file into ``folder`` as ``<role>_<name>`` and return the path to
-    read (for a zip: the one ``.shp`` or geodata file inside it).
+    """Write an uploaded file into ``folder/<role>/<name>`` (so messages name the file as
+    the user knows it) and return the path to read (for a zip: the one ``.shp`` or geodata
+    file inside it).
 
     Raises
     ------
@@ -46,13 +47,13 @@ def save_upload(name: str, content: bytes, folder: str | Path, *, role: str,
     if len(content) > max_bytes:
         raise InputError([Problem(f"file is {len(content) / 2**20:.1f} MB, over the "
                                   f"{max_bytes / 2**20:.0f} MB limit", file=label)])
-    target = Path(folder)
+    target = Path(folder) / _safe_name(role)
     target.mkdir(parents=True, exist_ok=True)
     if suffix != ".zip":
-        path = target / f"{role}_{_safe_name(name)}"
+        path = target / _safe_name(name)
         path.write_bytes(content)
         return path
-    return _unzip(content, target / f"{role}_{_safe_name(Path(name).stem)}", label)
+    return _unzip(content, target / _safe_name(Path(name).stem), label)
 
 
 def _unzip(content: bytes, folder: Path, label: str) -> Path:

@@ -253,3 +253,24 @@ def test_budget_curve_tab_draws_coverage_and_marginal_cost():
     assert list(points["budget"]) == [10e6, 25e6, 40e6]
     assert points["objective"].is_monotonic_increasing
     assert any("Marginal cost" in s.value for s in at.subheader)
+
+
+def test_uploaded_data_becomes_the_scenario_and_solves():
+    tiny = Path(__file__).parent / "data" / "tiny"
+    at = _app("en")
+    for role in ("demand", "sites", "existing"):
+        at.file_uploader(key=f"up_{role}").set_value(
+            (f"{role}.csv", (tiny / f"{role}.csv").read_bytes(), "text/csv"))
+    at.text_input(key="up_crs").set_value("EPSG:32648")
+    at.run()
+    at.button(key="up_use").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.sidebar.selectbox(key="scenario_choice").value == "__upload__"
+    from scenarios.loader import build_instance
+    from scenarios.spec import load_scenario
+
+    expected = build_instance(load_scenario(tiny / "scenario.toml"))
+    assert _metric(at, "Residential units") == f"{expected.n_demand:,}"
+    at.sidebar.button(key="solve_button").click().run()
+    _wait(at)
+    assert "Optimal plan" in at.success[0].value

@@ -124,7 +124,7 @@ def _zip(members: dict[str, bytes]) -> bytes:
 
 def test_uploads_are_saved_with_safe_names(tmp_path):
     path = save_upload("../../etc/demand data.csv", b"id,x,y\n", tmp_path, role="demand")
-    assert path.parent == tmp_path and path.name == "demand_demand_data.csv"
+    assert path.parent == tmp_path / "demand" and path.name == "demand_data.csv"
 
 
 @pytest.mark.parametrize(("name", "content", "message"), [

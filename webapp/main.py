@@ -25,6 +25,9 @@ def _scenario_picker(lang: str) -> None:
     options = [*names, "__upload__"] if st.session_state.get("upload_base") else names
     current = st.session_state.get("source")
     index = options.index(current) if current in options else 0
+    pending = st.session_state.pop("pending_choice", None)
+    if pending in options:  # set by an action further down the page in the previous run
+        st.session_state.scenario_choice = pending
 
     def changed() -> None:
         choice = st.session_state.scenario_choice

@@ -131,7 +131,8 @@ def _uploads(lang: str) -> None:
             except InputError as error:
                 problems += [str(p) for p in error.problems]
                 continue
-            data[role] = {"path": path.name} if role == "network" else path.name
+            relative = path.relative_to(folder).as_posix()
+            data[role] = {"path": relative} if role == "network" else relative
         if crs.strip():
             data["crs"] = crs.strip()
         if problems:
@@ -142,5 +143,6 @@ def _uploads(lang: str) -> None:
         (folder / "scenario.toml").write_text(tomli_w.dumps(data), encoding="utf-8")
         st.session_state.upload_base = str(folder)
         session.set_draft(data, folder, source="__upload__")
+        st.session_state.pending_choice = "__upload__"
         st.session_state.current_key = None
         st.rerun()
