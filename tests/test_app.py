@@ -274,3 +274,23 @@ def test_uploaded_data_becomes_the_scenario_and_solves():
     at.sidebar.button(key="solve_button").click().run()
     _wait(at)
     assert "Optimal plan" in at.success[0].value
+
+
+def test_forced_and_excluded_sites_are_obeyed():
+    at = _app("en")
+    _set_time_limit(at, 10)
+    at.sidebar.button(key="solve_button").click().run()
+    _wait(at)
+    sites = next(d.value for d in at.dataframe if "Site" in d.value.columns)
+    chosen = list(sites["Site"])
+    excluded = chosen[0]
+    forced = next(s for s in ("S0003", "S0004", "S0007", "S0009") if s not in chosen)
+    next(m for m in at.multiselect if m.key.startswith("force_")).set_value([forced]).run()
+    next(m for m in at.multiselect if m.key.startswith("exclude_")).set_value(
+        [excluded]).run()
+    at.sidebar.button(key="solve_button").click().run()
+    _wait(at)
+    assert not at.exception
+    sites = next(d.value for d in at.dataframe if "Site" in d.value.columns)
+    assert forced in set(sites["Site"]) and excluded not in set(sites["Site"])
+    assert at.session_state["draft"]["force_open"] == {forced: "any"}
