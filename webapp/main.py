@@ -9,6 +9,8 @@ import streamlit as st
 from scenarios.store import content_key
 from webapp import session
 from webapp.i18n import LANGS, budget_label, budget_unit, tr
+from webapp.scenario_titles import description as scenario_description
+from webapp.scenario_titles import title
 from webapp.views import compare, curve, data, editor, results
 
 
@@ -43,8 +45,10 @@ def _scenario_picker(lang: str) -> None:
     st.sidebar.selectbox(
         tr("scenario", lang), options, index=index, key="scenario_choice", on_change=changed,
         help=tr("scenario_help", lang),
-        format_func=lambda n: tr("uploaded_data", lang) if n == "__upload__" else n)
-    description = session.draft().get("description")
+        format_func=lambda n: tr("uploaded_data", lang) if n == "__upload__" else title(n, lang))
+    source = st.session_state.get("source")
+    description = (scenario_description(source, lang) if isinstance(source, str) else None) \
+        or session.draft().get("description")
     if description:
         st.sidebar.caption(description)
 

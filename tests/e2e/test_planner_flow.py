@@ -177,7 +177,7 @@ def test_cancel_keeps_the_best_plan(app_server: AppServer, page: Page) -> None:
     page.get_by_text("English", exact=True).click()
     wait_idle(page)
     _sidebar(page).locator('[data-testid="stSelectbox"]').first.click()
-    page.get_by_role("option", name="wuhan-canteens").click()
+    page.get_by_role("option", name="Wuhan Jianghan canteens").click()
     wait_idle(page)
     _set_number(page, "Time limit (s)", 120)
     _sidebar(page).get_by_role("button", name="Solve", exact=True).click()
