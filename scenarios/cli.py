@@ -62,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check a scenario's inputs without solving")
     validate.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO)
     commands.add_parser("scenarios", help="list the shipped scenarios")
+    commands.add_parser("warmup", help="compile and cache the search kernels now, so the "
+                                       "first solve after installing is not slow")
     app = commands.add_parser("app", help="start the planners' web app (Streamlit)")
     app.add_argument("--port", type=int, default=8501, help="port (default 8501)")
     app.add_argument("--address", default="localhost",
@@ -90,6 +92,20 @@ def _parser() -> argparse.ArgumentParser:
     brief.add_argument("--curve", metavar="CURVE_CSV",
                        help="curve.csv of lifecircle sweep for the first run (default: a "
                             "curve.csv in the run folder)")
+    batch = commands.add_parser("batch", help="run the variants of a batch file (or every "
+                                              "scenario in a folder) on Dask, resumably")
+    batch.add_argument("batch", metavar="BATCH",
+                       help="batch TOML file (base scenario, [grid], [[variant]]) or a folder "
+                            "of scenario TOML files")
+    batch.add_argument("--out", required=True,
+                       help="output folder (runs/<name>/, runs.csv, runs.parquet); "
+                            "rerunning into it skips finished runs")
+    batch.add_argument("--workers", type=int,
+                       help="worker processes of the local Dask cluster (default 1)")
+    batch.add_argument("--scheduler", metavar="ADDRESS",
+                       help="use a running Dask scheduler (tcp://host:port) instead")
+    batch.add_argument("--time-limit", type=float, help="time limit per run in seconds")
+    batch.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return parser
 
 
@@ -107,11 +123,15 @@ def _solve(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     plan = result.plan
-    paths = write_outputs(result, args.out)
-    if args.export:
-        from scenarios.exports import write_exports
+    from scenarios.exports import remove_exports, write_exports
 
-        write_exports(result, args.out, formats=args.export)
+    # summary.json goes first and comes back last (write_outputs), so while it exists every
+    # file in the folder is of one run; exports an earlier run left and this one did not
+    # write are removed. Every file is replaced atomically.
+    (Path(args.out) / "summary.json").unlink(missing_ok=True)
+    exports = write_exports(result, args.out, formats=args.export)
+    remove_exports(args.out, keep=exports.values())
+    paths = write_outputs(result, args.out)
     if plan.status == SolveStatus.INFEASIBLE:
         reasons = "; ".join(plan.explanation) or "the constraints cannot all hold"
         print(f"infeasible: {reasons}", file=sys.stderr)
@@ -189,6 +209,34 @@ def _sweep(args: argparse.Namespace) -> int:
     return EXIT_NO_SOLUTION
 
 
+def _batch(args: argparse.Namespace) -> int:
+    from scenarios.batch import load_batch, run_batch
+
+    batch = load_batch(args.batch, time_limit_s=args.time_limit)
+    try:
+        table = run_batch(batch, args.out, workers=args.workers, scheduler=args.scheduler,
+                          progress=not args.quiet)
+    except ImportError as error:  # Dask not installed
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    counts = table["status"].value_counts()
+    print(f"{batch.name}: {len(table)} runs ("
+          + ", ".join(f"{count} {status}" for status, count in counts.items())
+          + f"); table in {Path(args.out) / 'runs.csv'}")
+    failed = table[table["status"] == "error"]
+    for name, error in zip(failed["name"], failed["error"], strict=True):
+        print(f"error: run {name}: {error}", file=sys.stderr)
+    return 1 if len(failed) else EXIT_OK
+
+
+def _warmup(args: argparse.Namespace) -> int:
+    from scenarios.warmup import kernel_cache_dir, warm_up
+
+    seconds = warm_up()
+    print(f"search kernels ready in {seconds:.1f} s (cached in {kernel_cache_dir()})")
+    return EXIT_OK
+
+
 def _brief(args: argparse.Namespace) -> int:
     from briefs import make_brief
 
@@ -239,6 +287,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _sweep(args)
         if args.command == "brief":
             return _brief(args)
+        if args.command == "warmup":
+            return _warmup(args)
+        if args.command == "batch":
+            return _batch(args)
         for name, path in shipped_scenarios().items():
             print(f"{name:<24} {path}")
         return EXIT_OK

@@ -249,7 +249,11 @@ def test_budget_curve_tab_draws_coverage_and_marginal_cost():
         time.sleep(0.3)
     at.run()
     assert not at.exception
-    points = next(d.value for d in at.dataframe if "marginal_cost_per_resident" in d.value)
+    table = next(d.value for d in at.dataframe
+                 if "Marginal cost (CNY per person)" in d.value.columns)
+    assert list(table["Budget (million CNY)"]) == ["10.0", "25.0", "40.0"]
+    assert table["Marginal cost (CNY per person)"].iloc[0] == "–"
+    points = session.jobs().curve_points(jobs[0].key)
     assert list(points["budget"]) == [10e6, 25e6, 40e6]
     assert points["objective"].is_monotonic_increasing
     assert any("Marginal cost" in s.value for s in at.subheader)

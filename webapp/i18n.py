@@ -185,6 +185,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "curve_run": ("计算预算曲线", "Compute the budget curve"),
     "curve_cov": ("覆盖率随预算变化", "Coverage as the budget grows"),
     "curve_marginal": ("每新增覆盖一人的边际成本（元/人）", "Marginal cost per newly covered resident (CNY)"),
+    "yuan_per_person": ("边际成本（元/人）", "Marginal cost (CNY per person)"),
+    "status_col": ("求解状态", "Status"),
     "curve_note": ("边际成本陡增之处，就是再加钱回报明显变小的地方。",
                    "Where the marginal cost climbs steeply, extra money stops paying."),
     "export_csv": ("点位清单 CSV", "Site list CSV"),

@@ -9,7 +9,6 @@ scenario share one solve; different scenarios queue. Finished results go to the
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 import time
 import traceback
@@ -105,12 +104,8 @@ class SolveJobs:
             curve = budget_curve(job.spec, budgets, should_stop=job.stop.is_set,
                                  progress=lambda point: job.points.append(point.row))
             job.curve = curve
-            if not curve.stopped_early:
-                folder = self.store.root / "curves"
-                folder.mkdir(parents=True, exist_ok=True)
-                staging = folder / f".{job.key}.{os.getpid()}.tmp"
-                curve.points.to_csv(staging, index=False)
-                os.replace(staging, folder / f"{job.key}.csv")
+            if not curve.stopped_early:  # atomic: a temporary file renamed into place
+                curve.to_csv(self.store.root / "curves" / f"{job.key}.csv")
         except InputError as error:
             job.problems = [str(p) for p in error.problems]
         except Exception as error:

@@ -166,6 +166,7 @@ def _show_stored_result() -> None:
 def main() -> None:
     st.set_page_config(page_title="lifecircle", page_icon="🏘️", layout="wide",
                        initial_sidebar_state="expanded")
+    session.start_server_tasks()
     _restore_from_url()
     session.ensure_draft()
     lang = _language()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,46 @@ def store() -> ResultStore:
 @st.cache_resource
 def jobs() -> SolveJobs:
     return SolveJobs(store(), workers=1)
+
+
+WARMUP_ENV = "LIFECIRCLE_WARMUP"
+"""Set to ``0`` to skip compiling the search kernels in the background at server start."""
+
+
+def _warm() -> None:
+    import sys
+
+    from scenarios.warmup import warm_up
+
+    try:
+        seconds = warm_up()
+    except Exception as error:  # never fatal: the first solve then compiles instead
+        print(f"lifecircle: warm-up failed ({type(error).__name__}: {error})", file=sys.stderr)
+        return
+    print(f"lifecircle: search kernels ready in {seconds:.1f} s", file=sys.stderr, flush=True)
+
+
+@st.cache_resource(show_spinner=False)
+def _server_started() -> threading.Thread | None:
+    """Once per server process (the first page load): remove upload folders that killed
+    servers left behind, and compile (or load) the search kernels in a background thread,
+    so the first planner's solve does not wait 10-20 s for numba (see
+    :mod:`scenarios.warmup`)."""
+    import os
+
+    from webapp.upload_folders import remove_stale_folders
+
+    remove_stale_folders()
+    if os.environ.get(WARMUP_ENV, "1").strip() == "0":
+        return None
+    thread = threading.Thread(target=_warm, name="lifecircle-warmup", daemon=True)
+    thread.start()
+    return thread
+
+
+def start_server_tasks() -> None:
+    """Run :func:`_server_started` (a no-op after the first call in a process)."""
+    _server_started()
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +13,7 @@ from scenarios.uploads import NETWORK_SUFFIXES, TABLE_SUFFIXES, save_upload
 from webapp import session
 from webapp.i18n import group_name, number, people, tr
 from webapp.maps import data_map, type_labels
+from webapp.upload_folders import SessionFolder
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -94,11 +94,14 @@ def _communities(instance, spec, lang: str) -> None:
 
 
 def _session_folder() -> Path:
-    folder = st.session_state.get("upload_dir")
-    if folder is None or not Path(folder).exists():
-        folder = tempfile.mkdtemp(prefix="lifecircle-upload-")
-        st.session_state.upload_dir = folder
-    return Path(folder)
+    """This session's upload folder, removed when the session ends or the server exits
+    (:mod:`webapp.upload_folders`)."""
+    holder = st.session_state.get("upload_folder")
+    if holder is None or not holder.path.exists():
+        holder = SessionFolder()
+        st.session_state.upload_folder = holder
+        st.session_state.upload_dir = str(holder.path)
+    return holder.path
 
 
 def _uploads(lang: str) -> None:
