@@ -18,11 +18,11 @@ a simplex root solve takes on large overlapping instances.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import numpy as np
 
+from optimizer.deadline import Deadline
 from optimizer.reduce import ReducedProblem
 
 
@@ -115,7 +115,7 @@ def lagrangian_bound(
     weight = problem.group_weight
     if problem.n_groups == 0:
         return problem.constant
-    started = time.perf_counter()
+    clock = Deadline.start(time_limit_s)
     cover = problem.cover.tocsr()
     cover_t = cover.T.tocsr()
     cost = problem.column_cost
@@ -125,7 +125,7 @@ def lagrangian_bound(
     goal = (target if target is not None else problem.constant) - problem.constant
     step_scale, stall = 2.0, 0
     for _ in range(max_iterations):
-        if time.perf_counter() - started > time_limit_s:
+        if clock.expired():
             break
         if should_stop is not None and should_stop():
             break

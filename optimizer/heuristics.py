@@ -11,12 +11,12 @@ bookkeeping live).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from optimizer.deadline import Deadline
 from optimizer.local_search import CoverageSearch
 from optimizer.reduce import ReducedProblem
 
@@ -68,7 +68,7 @@ def greedy_swap(
     HeuristicResult
         The best plan found; ``feasible`` is False when forced sites alone break the budget.
     """
-    started = time.perf_counter()
+    clock = Deadline.start(time_limit_s)
     costs_vary = bool(problem.n_columns) and np.ptp(problem.column_cost) > 0
     best: CoverageSearch | None = None
     for by_ratio in (True, False) if costs_vary else (True,):
@@ -77,7 +77,7 @@ def greedy_swap(
         search = CoverageSearch(problem)
         if not search.start(by_ratio=by_ratio):
             return HeuristicResult(np.empty(0, dtype=np.int64), float("nan"), False,
-                                   time.perf_counter() - started, "greedy")
+                                   clock.elapsed(), "greedy")
         if best is None or search.value > best.value:
             best = search
     assert best is not None
@@ -86,12 +86,11 @@ def greedy_swap(
         best.descend()
         method = "greedy+swap"
         if iterate:
-            best.iterate(time_limit_s=max(0.0, started + time_limit_s - time.perf_counter()),
+            best.iterate(time_limit_s=clock.left(at_least=0.0),
                          seed=seed, max_stall_rounds=_MAX_STALL_ROUNDS,
                          should_stop=should_stop, interrupt=should_stop)
             method = "greedy+swap+ils"
-    return HeuristicResult(best.columns(), best.value, True, time.perf_counter() - started,
-                           method)
+    return HeuristicResult(best.columns(), best.value, True, clock.elapsed(), method)
 
 
 def improve_plan(
@@ -123,13 +122,12 @@ def improve_plan(
         The best plan found; ``feasible`` is False when the start cannot be rebuilt (a
         column that cannot be opened), in which case nothing was searched.
     """
-    started = time.perf_counter()
+    clock = Deadline.start(time_limit_s)
     search = CoverageSearch(problem)
     if not search.load(columns):
         return HeuristicResult(np.asarray(columns, dtype=np.int64), float("nan"), False,
-                               time.perf_counter() - started, "ils")
+                               clock.elapsed(), "ils")
     search.descend()
-    search.iterate(time_limit_s=max(0.0, started + time_limit_s - time.perf_counter()),
-                   seed=seed, max_stall_rounds=_MAX_STALL_ROUNDS)
-    return HeuristicResult(search.columns(), search.value, True,
-                           time.perf_counter() - started, "ils")
+    search.iterate(time_limit_s=clock.left(at_least=0.0), seed=seed,
+                   max_stall_rounds=_MAX_STALL_ROUNDS)
+    return HeuristicResult(search.columns(), search.value, True, clock.elapsed(), "ils")

@@ -23,12 +23,12 @@ is searched; other policies keep the greedy + swap incumbent.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.spatial import cKDTree
 
+from optimizer.deadline import Deadline
 from optimizer.model import build_milp, full_solution
 from optimizer.reduce import ReducedProblem
 from optimizer.solvers.base import SolveOptions, SolveStatus
@@ -140,8 +140,7 @@ def large_neighbourhood_search(
     LnsResult
         The best plan (never worse than the start).
     """
-    started = time.perf_counter()
-    deadline = started + time_limit_s
+    deadline = Deadline.start(time_limit_s)
     if backend is None:
         from optimizer.solvers.highs import HighsBackend
 
@@ -160,7 +159,7 @@ def large_neighbourhood_search(
     tried = improvements = failures = 0
     upper = problem.upper_bound - _EPS * max(1.0, problem.upper_bound)
     order: list[int] = []
-    while time.perf_counter() < deadline - 0.05 and best_value < upper:
+    while not deadline.expired(margin=0.05) and best_value < upper:
         if should_stop is not None and should_stop():
             break
         movable = np.nonzero(incumbent.chosen & ~locked)[0]
@@ -196,7 +195,7 @@ def large_neighbourhood_search(
         warm = full_solution(sub, np.nonzero(released_in_sub)[0], milp)
         covered = np.asarray(sub.cover[:, released_in_sub].sum(axis=1)).ravel() > 0
         current = float(sub.group_weight[covered].sum())
-        left = deadline - time.perf_counter()
+        left = deadline.left()
         if left <= 0.05:
             break
         result = backend.solve(milp, options=SolveOptions(
@@ -235,5 +234,5 @@ def large_neighbourhood_search(
         improved=best_value > start_value,
         neighbourhoods=tried,
         improvements=improvements,
-        runtime_s=time.perf_counter() - started,
+        runtime_s=deadline.elapsed(),
     )

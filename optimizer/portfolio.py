@@ -24,6 +24,14 @@ The run stops at the time limit, when the MIP proves optimality, or when the bes
 meets the best bound within the relative gap. Other backends (CBC, OR-Tools) take no
 incumbents while they run, so for them, and with a single thread, the search runs first
 and the MIP gets the remaining time, warm-started from the search's plan.
+
+The code keeps the schedule apart from the work. :func:`plan_schedule` decides who runs
+when, on which core and until when (:class:`Schedule`); the participants are
+:func:`_search` (the calling thread), :func:`_mip_beside` or, on models too large for
+branch-and-cut, :func:`_second_search` (the second thread), and :func:`_mip_after` (the
+MIP after the search). They share a ``_Crew``: the problem, the schedule, the
+``_Exchange`` (plans, bounds and events passed between the threads under one lock) and
+the ``_Lead`` (the best plan, held by the calling thread, which announces progress).
 """
 
 from __future__ import annotations
@@ -36,10 +44,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from optimizer.bounds import lagrangian_bound, lp_dual_bound
+from optimizer.deadline import Deadline, StopSignal
 from optimizer.local_search import CoverageSearch
 from optimizer.model import MilpArrays, build_milp, full_solution
 from optimizer.reduce import ReducedProblem
-from optimizer.solvers.base import BackendResult, ProgressEvent, SolveOptions, SolveStatus
+from optimizer.solvers.base import (
+    Backend,
+    BackendResult,
+    ProgressEvent,
+    SolveOptions,
+    SolveStatus,
+)
 from optimizer.subproblem import restricted_problem
 
 _CHAIN_SHARE = 0.08  # of the time limit, per search chain (clipped to 0.5-5 s)
@@ -80,6 +95,7 @@ class PortfolioResult:
 
 
 def _improves(value: float, than: float) -> bool:
+    """``value`` is above ``than`` by more than a relative 1e-9."""
     return value > than + 1e-9 * max(1.0, abs(than))
 
 
@@ -89,28 +105,6 @@ def plan_value(problem: ReducedProblem, columns: np.ndarray) -> float:
     x[np.asarray(columns, dtype=np.int64)] = 1.0
     covered = (problem.cover @ x) > 0.5
     return problem.constant + float(problem.group_weight[covered].sum())
-
-
-class _Shared:
-    """What the two workers exchange, under one lock."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.offer: np.ndarray | None = None
-        self.mip_plans: list[tuple[np.ndarray, float, str]] = []
-        self.events: list[ProgressEvent] = []
-        self.mip_bound: float | None = None
-        self.mip_result: BackendResult | None = None
-        self.stop = False
-
-    def tighten(self, bound: float) -> None:
-        """Keep the lower of the bound held and ``bound`` (the caller holds the lock)."""
-        self.mip_bound = bound if self.mip_bound is None else min(self.mip_bound, bound)
-
-    def take_offer(self) -> np.ndarray | None:
-        with self.lock:
-            offered, self.offer = self.offer, None
-        return offered
 
 
 def merge_plans(problem: ReducedProblem, plans: list[np.ndarray], best: np.ndarray,
@@ -142,12 +136,260 @@ def merge_plans(problem: ReducedProblem, plans: list[np.ndarray], best: np.ndarr
     return np.sort(merged), value, len(union)
 
 
+@dataclass(frozen=True)
+class Schedule:
+    r"""Who runs when, on which core, until when.
+
+    With HiGHS and at least two threads the MIP runs *beside* the search::
+
+        calling thread  search chains, merged after every chain ........... deadline
+        second thread   [Lagrangian] LP bound, branch-and-cut ... deadline - margin
+                        (models too large for branch-and-cut: a second search chain)
+
+    Otherwise (CBC, OR-Tools, one thread) the search runs until ``search_until``, half the
+    time, and the MIP after it until the deadline; with ``use_mip=False`` the search alone
+    runs until the deadline. Every share below is of ``budget_s``, the time the portfolio
+    had when it started.
+
+    Attributes
+    ----------
+    deadline
+        The end of the portfolio (and of the solve).
+    search_until
+        The end of the search.
+    budget_s
+        Seconds from the portfolio's start to the deadline.
+    started
+        ``time.perf_counter()`` at the portfolio's start (for ``search_s``).
+    concurrent
+        The MIP runs beside the search, on the second thread.
+    mip_threads
+        Threads for the MIP (one fewer than given when beside the search, at least one).
+    """
+
+    deadline: Deadline
+    search_until: Deadline
+    budget_s: float
+    started: float
+    concurrent: bool
+    mip_threads: int | None
+
+    @property
+    def chain_s(self) -> float:
+        r"""Seconds per search chain, :math:`0.08\,T` clipped to 0.5-5 s."""
+        return float(np.clip(_CHAIN_SHARE * self.budget_s, 0.5, 5.0))
+
+    @property
+    def merge_s(self) -> float:
+        """Most seconds one merge may take."""
+        return _MERGE_SHARE * self.chain_s
+
+    @property
+    def lp_bound_s(self) -> float:
+        """Most seconds the interior-point LP bound may take."""
+        return _LP_BOUND_SHARE * self.budget_s
+
+    @property
+    def huge_lagrangian_s(self) -> float:
+        """Seconds of the longer subgradient run on models too large for branch-and-cut."""
+        return min(_HUGE_LAGRANGIAN_MAX_S, _HUGE_LAGRANGIAN_SHARE * self.budget_s)
+
+    @property
+    def mip_until(self) -> Deadline:
+        """When branch-and-cut beside the search is asked to end: HiGHS checks its limit
+        and interrupt only between some steps (Bronx p=70: 2-4 s late), so a little early."""
+        return self.deadline.before(min(_MIP_MARGIN_MAX_S, _MIP_MARGIN_SHARE * self.budget_s))
+
+
+def plan_schedule(deadline: Deadline, *, backend_name: str, threads: int | None,
+                  use_mip: bool) -> Schedule:
+    """The schedule of a portfolio starting now (see :class:`Schedule`)."""
+    started = time.perf_counter()
+    concurrent = use_mip and backend_name == "highs" and (threads is None or threads >= 2)
+    search_alone = concurrent or not use_mip
+    return Schedule(
+        deadline=deadline,
+        search_until=deadline if search_alone else deadline.split(_SEQUENTIAL_SEARCH_SHARE),
+        budget_s=deadline.left(),
+        started=started,
+        concurrent=concurrent,
+        mip_threads=max(1, (threads or 2) - 1) if concurrent else threads,
+    )
+
+
+class _Exchange:
+    """What the search and the MIP hand each other, under one lock."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.offer: np.ndarray | None = None
+        self.mip_plans: list[tuple[np.ndarray, float, str]] = []
+        self.events: list[ProgressEvent] = []
+        self.mip_bound: float | None = None
+        self.mip_result: BackendResult | None = None
+        self.stop = False
+
+    def tighten(self, bound: float) -> None:
+        """Keep the lower of the bound held and ``bound`` (the caller holds the lock)."""
+        self.mip_bound = bound if self.mip_bound is None else min(self.mip_bound, bound)
+
+    def take_offer(self) -> np.ndarray | None:
+        """The search's latest plan for the MIP (once), as a full variable vector."""
+        with self.lock:
+            offered, self.offer = self.offer, None
+        return offered
+
+    def post_plan(self, columns: np.ndarray, value: float, source: str) -> None:
+        """A plan for the search's pool (from the MIP or the second search chain)."""
+        with self.lock:
+            self.mip_plans.append((columns, value, source))
+
+    def take_news(self) -> tuple[list[ProgressEvent], list[tuple[np.ndarray, float, str]]]:
+        """The events and plans posted since the last call."""
+        with self.lock:
+            events, self.events = self.events, []
+            plans, self.mip_plans = self.mip_plans, []
+        return events, plans
+
+    def mip_done(self) -> bool:
+        """The MIP has proven optimality or infeasibility."""
+        result = self.mip_result
+        return result is not None and result.status in (SolveStatus.OPTIMAL,
+                                                         SolveStatus.INFEASIBLE)
+
+
+class _Lead:
+    """The best plan of the run, held (and changed) by the calling thread only, and the
+    progress events it announces: the best plan and bound of the whole run, in time
+    order."""
+
+    def __init__(self, problem: ReducedProblem, columns: np.ndarray, value: float, *,
+                 upper_bound: float, exchange: _Exchange, clock: Deadline,
+                 emit: Callable[[ProgressEvent], None], report: dict[str, float | int],
+                 mip_name: str, offer_to: MilpArrays | None) -> None:
+        self.problem = problem
+        self.columns, self.value, self.source = columns, value, "greedy"
+        self.upper_bound = upper_bound
+        self.exchange = exchange
+        self.clock = clock
+        self.emit = emit
+        self.report = report
+        self.mip_name = mip_name
+        self.offer_to = offer_to
+        self.recent_mip_plans: list[np.ndarray] = []
+        self._last_elapsed = 0.0
+
+    def bound(self) -> float:
+        """The best bound of the run: the one given, or the MIP's and LP's if lower."""
+        bound = self.upper_bound
+        if self.exchange.mip_bound is not None:
+            bound = min(bound, self.exchange.mip_bound)
+        return bound
+
+    def closed(self) -> bool:
+        """The plan meets the bound (strictly: the MIP stops by itself within its gap
+        once it holds the plan)."""
+        bound = self.bound()
+        return self.value >= bound - 1e-6 * max(1.0, abs(bound))
+
+    def announce(self, how: str, elapsed: float) -> None:
+        """Emit the lead and bound, stamped no earlier than the last event."""
+        self._last_elapsed = max(self._last_elapsed, elapsed)
+        self.emit(ProgressEvent(how, self._last_elapsed, self.value, self.bound()))
+
+    def publish(self, columns: np.ndarray, value: float, how: str) -> None:
+        """Take a better plan of the search, offer it to the MIP beside, announce it."""
+        self.columns, self.value, self.source = np.sort(columns), value, how
+        if self.offer_to is not None and how != self.mip_name:
+            offered = full_solution(self.problem, self.columns, self.offer_to)
+            with self.exchange.lock:
+                self.exchange.offer = offered
+        self.announce(how, self.clock.elapsed())
+
+    def search_improved(self, columns: np.ndarray, value: float) -> None:
+        """A search chain's ``on_improvement``: publish the plan if it leads."""
+        if _improves(value, self.value):
+            self.publish(columns, value, "ils")
+
+    def drain(self) -> None:
+        """Take the MIP's news: its plans into the pool (and the lead, if better), its
+        bound into the progress stream."""
+        events, plans = self.exchange.take_news()
+        for columns, value, how in plans:
+            self.recent_mip_plans.append(columns)
+            if _improves(value, self.value):
+                self.report["mip_plans_taken"] += 1
+                self.columns, self.value, self.source = np.sort(columns), value, how
+                if how != self.mip_name:
+                    self.announce(how, self.clock.elapsed())
+        for event in events:
+            self.announce(event.source, event.elapsed_s)
+
+
+class _Restarts:
+    """Randomised greedy plans and their full descent for walkers that stopped improving.
+
+    A descent cannot be interrupted, so a restart begins only if the longest so far would
+    fit twice in the time left (shared by both threads' walkers)."""
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+
+    def __call__(self, walker: CoverageSearch, seed: int, until: Deadline) -> bool:
+        if until.left() < 2.0 * self.longest + 0.05 or until.stopped():
+            return False
+        tick = time.perf_counter()
+        walker.start(noise=_RESTART_NOISE, seed=seed)
+        walker.descend()
+        self.longest = max(self.longest, time.perf_counter() - tick)
+        return True
+
+
+@dataclass(frozen=True, eq=False)
+class _Crew:
+    """What every participant of the portfolio shares."""
+
+    problem: ReducedProblem
+    start: np.ndarray
+    schedule: Schedule
+    backend: Backend
+    mip_gap: float
+    seed: int
+    verbose: bool
+    upper_bound: float
+    exchange: _Exchange
+    lead: _Lead
+    report: dict[str, float | int]
+    restarts: _Restarts = field(default_factory=_Restarts)
+
+    @property
+    def stop(self) -> StopSignal:
+        """The caller's stop signal."""
+        return self.schedule.deadline.stop
+
+    def cancelled(self) -> bool:
+        """The caller asked to stop."""
+        return self.schedule.deadline.stopped()
+
+    def mip_should_stop(self) -> bool:
+        """The MIP's (and second search's) stop hook: the search is done, or a stop."""
+        return self.exchange.stop or self.cancelled()
+
+    def record_bound(self, source: str, key: str, value: float) -> None:
+        """A bound proven on the second thread, for the lead, the stream and the report."""
+        with self.exchange.lock:
+            self.exchange.tighten(value)
+            self.exchange.events.append(ProgressEvent(
+                source, self.schedule.deadline.elapsed(), None, value))
+            self.report[key] = value
+
+
 def run_portfolio(
     problem: ReducedProblem,
     start: np.ndarray,
     *,
-    backend,
-    time_limit_s: float,
+    backend: Backend,
+    deadline: Deadline,
     mip_gap: float,
     threads: int | None,
     seed: int,
@@ -155,8 +397,6 @@ def run_portfolio(
     upper_bound: float,
     emit: Callable[[ProgressEvent], None],
     use_mip: bool = True,
-    started: float | None = None,
-    should_stop: Callable[[], bool] | None = None,
 ) -> PortfolioResult:
     """Improve ``start`` by search and merging while the MIP proves a bound.
 
@@ -167,293 +407,244 @@ def run_portfolio(
     start
         Open columns of a feasible plan (the greedy's).
     backend
-        The MIP backend; HiGHS runs beside the search, others after it.
-    time_limit_s
-        Wall time for everything this function does.
+        The MIP backend; HiGHS runs beside the search, others after it (see
+        :class:`Schedule`).
+    deadline
+        When everything this function does ends; its ``started`` stamps the events, its
+        stop signal is the caller's cancel hook (thread-safe). The signal is polled for
+        the search every 20 ms by a helper thread (the compiled search ends within one
+        round), before every merge, restart and MIP, and by HiGHS (bounds and
+        branch-and-cut, which is left to end in the background if it takes no interrupt
+        within ``STOP_GRACE_S``); once it says stop both workers end and the best plan so
+        far is returned (CBC and OR-Tools are not started after it, but cannot be
+        stopped once running).
     mip_gap
         Relative gap at which the run may stop.
     threads
         Threads in all; the MIP beside the search gets one fewer (at least one). With
         one thread the search and the MIP take turns.
+    seed, verbose
+        Seed of the search and the MIP; the MIP's log.
     upper_bound
         A bound known before (Lagrangian or trivial); the run stops when the plan meets it.
     emit
         Receives progress events, always from the calling thread.
     use_mip
         False: search only.
-    started
-        ``time.perf_counter()`` of the whole solve, for the events' elapsed times.
-    should_stop
-        The caller's cancel hook (thread-safe). Polled for the search every 20 ms by a
-        helper thread (the compiled search ends within one round), before every merge,
-        restart and MIP, and by HiGHS (bounds and branch-and-cut, which is left to end in
-        the background if it takes no interrupt within ``STOP_GRACE_S``); once it returns
-        True both workers end and the best plan so far is returned (CBC and OR-Tools are
-        not started after it, but cannot be stopped once running).
     """
-    clock0 = time.perf_counter()
-    started = clock0 if started is None else started
-    deadline = clock0 + time_limit_s
-    shared = _Shared()
+    schedule = plan_schedule(deadline, backend_name=backend.name, threads=threads,
+                             use_mip=use_mip)
     search = CoverageSearch(problem)
     if not search.load(start):
         raise ValueError("the start plan breaks a constraint of the problem")
-    fixed = search.fixed_columns()
-    best = search.columns()
-    best_value = search.value
-    source = "greedy"
-    report: dict[str, float | int] = {"search_start_objective": best_value, "chains": 0,
+    report: dict[str, float | int] = {"search_start_objective": search.value, "chains": 0,
                                       "search_rounds": 0, "merges": 0, "merge_gains": 0,
                                       "merge_s": 0.0, "mip_plans_taken": 0}
-    concurrent = use_mip and backend.name == "highs" and (threads is None or threads >= 2)
-    milp: MilpArrays | None = None
+    milp = build_milp(problem) if schedule.concurrent else None
+    exchange = _Exchange()
+    lead = _Lead(problem, search.columns(), search.value, upper_bound=upper_bound,
+                 exchange=exchange, clock=deadline, emit=emit, report=report,
+                 mip_name=backend.name, offer_to=milp)
+    crew = _Crew(problem, start, schedule, backend, mip_gap, seed, verbose, upper_bound,
+                 exchange, lead, report)
     worker: threading.Thread | None = None
-
-    def cancelled() -> bool:
-        return should_stop is not None and should_stop()
-
-    if should_stop is None:
-        def stop_mip() -> bool:
-            return shared.stop
-    else:
-        def stop_mip() -> bool:
-            return shared.stop or should_stop()
-
-    def bound_now() -> float:
-        bound = upper_bound
-        if shared.mip_bound is not None:
-            bound = min(bound, shared.mip_bound)
-        return bound
-
-    def closed() -> bool:
-        # Strictly (the MIP stops by itself within its gap once it holds the plan).
-        bound = bound_now()
-        return best_value >= bound - 1e-6 * max(1.0, abs(bound))
-
-    def mip_options(limit: float) -> SolveOptions:
-        def on_progress(event: ProgressEvent) -> None:
-            with shared.lock:
-                if event.bound is not None and np.isfinite(event.bound):
-                    shared.tighten(event.bound)
-                shared.events.append(ProgressEvent(
-                    event.source, mip_clock[0] + event.elapsed_s, event.incumbent,
-                    min(event.bound, upper_bound) if event.bound is not None and np.isfinite(
-                        event.bound) else upper_bound))
-
-        def on_solution(values: np.ndarray, _objective: float) -> None:
-            columns = np.nonzero(values[: problem.n_columns] > 0.5)[0]
-            with shared.lock:
-                shared.mip_plans.append((columns, plan_value(problem, columns), backend.name))
-
-        mip_threads = threads if not concurrent else max(1, (threads or 2) - 1)
-        return SolveOptions(time_limit_s=limit, mip_gap=mip_gap, threads=mip_threads,
-                            seed=seed, verbose=verbose, progress=on_progress,
-                            should_stop=stop_mip,
-                            incoming=shared.take_offer if concurrent else None,
-                            on_solution=on_solution,
-                            stop_grace_s=None if should_stop is None else STOP_GRACE_S)
-
-    longest_restart = [0.0]
-
-    def restart(walker: CoverageSearch, restart_seed: int, until: float) -> bool:
-        # A randomised greedy plan and its full descent, unless the longest restart so far
-        # would not fit twice in the time left (the descent cannot be interrupted).
-        if until - time.perf_counter() < 2.0 * longest_restart[0] + 0.05 or cancelled():
-            return False
-        tick = time.perf_counter()
-        walker.start(noise=_RESTART_NOISE, seed=restart_seed)
-        walker.descend()
-        longest_restart[0] = max(longest_restart[0], time.perf_counter() - tick)
-        return True
-
-    chain_s = float(np.clip(_CHAIN_SHARE * time_limit_s, 0.5, 5.0))
-    mip_clock = [0.0]  # when the MIP started, on the solve's clock
-    if concurrent:
-        milp = build_milp(problem)
-        warm = full_solution(problem, best, milp)
-
-        def record_bound(source: str, key: str, value: float) -> None:
-            with shared.lock:
-                shared.tighten(value)
-                shared.events.append(ProgressEvent(
-                    source, time.perf_counter() - started, None, value))
-                report[key] = value
-
-        def run_mip() -> None:
-            # First the LP bound by interior point (seconds where HiGHS's own root LP by
-            # simplex takes minutes), then branch-and-cut for the rest of the time.
-            huge = milp.matrix.nnz > _MIP_MAX_NONZEROS
-            if huge:
-                record_bound("lagrangian", "lagrangian_bound", lagrangian_bound(
-                    problem, target=float(report["search_start_objective"]),
-                    max_iterations=100_000,
-                    time_limit_s=min(_HUGE_LAGRANGIAN_MAX_S,
-                                     _HUGE_LAGRANGIAN_SHARE * time_limit_s),
-                    should_stop=should_stop))
-            lp_bound = None if cancelled() else lp_dual_bound(
-                problem, time_limit_s=_LP_BOUND_SHARE * time_limit_s, should_stop=should_stop)
-            if lp_bound is not None:
-                record_bound("lp-bound", "lp_bound", lp_bound)
-            if cancelled():
-                return
-            if huge:
-                second_search()
-                return
-            # HiGHS checks its limit and the interrupt only between some steps (Bronx p=70:
-            # 2-4 s late), so it is asked to end a little early.
-            margin = min(_MIP_MARGIN_MAX_S, _MIP_MARGIN_SHARE * time_limit_s)
-            options = mip_options(max(0.5, deadline - margin - time.perf_counter()))
-            mip_clock[0] = time.perf_counter() - started
-            result = backend.solve(milp, options=options, warm_start=warm)
-            with shared.lock:
-                shared.mip_result = result
-                if result.status == SolveStatus.OPTIMAL and result.bound is not None:
-                    shared.tighten(result.bound)
-
-        def second_search() -> None:
-            # Branch-and-cut cannot even finish its root LP here: a second search chain
-            # uses the core instead, its plans joining the pool like the MIP's would.
-            report["second_search"] = 1
-            helper = CoverageSearch(problem)
-            helper.load(start)
-            turn = 0
-
-            def share(columns: np.ndarray, value: float) -> None:
-                with shared.lock:
-                    shared.mip_plans.append((columns, value, "ils-2"))
-
-            while not stop_mip() and time.perf_counter() < deadline - 0.05:
-                turn += 1
-                before = helper.value
-                found = helper.iterate(
-                    time_limit_s=min(chain_s, deadline - time.perf_counter()),
-                    seed=seed + 100_003 * turn, on_improvement=share,
-                    max_stall_rounds=_CHAIN_STALL_ROUNDS, should_stop=stop_mip,
-                    interrupt=should_stop)
-                share(found.columns, found.objective)
-                if not _improves(found.objective, before):
-                    restart(helper, seed + 7 * turn, deadline)
-
-        worker = threading.Thread(target=run_mip, name="lifecircle-mip", daemon=True)
+    if milp is not None:
+        worker = threading.Thread(target=_mip_beside, name="lifecircle-mip", daemon=True,
+                                  args=(crew, milp, full_solution(problem, lead.columns, milp)))
         worker.start()
+    _search(crew, search, search.fixed_columns(), mip_beside=worker is not None)
+    report["search_s"] = time.perf_counter() - schedule.started
+    mip_result: BackendResult | None = None
+    if worker is not None:
+        exchange.stop = True
+        worker.join()
+        mip_result = exchange.mip_result
+    elif use_mip and not lead.closed() and not crew.cancelled():
+        mip_result, milp = _mip_after(crew)
+    lead.drain()
+    report["search_objective"] = lead.value
+    return PortfolioResult(columns=lead.columns, value=lead.value, source=lead.source,
+                           mip=mip_result, milp=milp, bound=lead.bound(), report=report)
 
-    last_elapsed = [0.0]
 
-    def announce(how: str, elapsed: float) -> None:
-        # Events state the best plan and bound of the whole run, in time order.
-        last_elapsed[0] = max(last_elapsed[0], elapsed)
-        emit(ProgressEvent(how, last_elapsed[0], best_value, bound_now()))
+def _search(crew: _Crew, first: CoverageSearch, fixed: np.ndarray, *,
+            mip_beside: bool) -> None:
+    """The calling thread: chains of iterated local search, taking turns among up to
+    ``_WALKERS`` walkers, the plans merged after every chain.
 
-    def publish(columns: np.ndarray, value: float, how: str) -> None:
-        nonlocal best, best_value, source
-        best, best_value, source = np.sort(columns), value, how
-        if concurrent and milp is not None and how != backend.name:
-            offered = full_solution(problem, best, milp)
-            with shared.lock:
-                shared.offer = offered
-        announce(how, time.perf_counter() - started)
-
-    def drain() -> None:
-        """Take the MIP's news: its plans into the pool (and the lead, if better), its
-        bound into the progress stream."""
-        nonlocal best, best_value, source
-        with shared.lock:
-            events, shared.events = shared.events, []
-            plans, shared.mip_plans = shared.mip_plans, []
-        for columns, value, how in plans:
-            recent_mip_plans.append(columns)
-            if _improves(value, best_value):
-                report["mip_plans_taken"] += 1
-                best, best_value, source = np.sort(columns), value, how
-                if how != backend.name:
-                    announce(how, time.perf_counter() - started)
-        for event in events:
-            announce(event.source, event.elapsed_s)
+    Ends at ``search_until``, when the plan meets the bound, when the MIP beside has
+    proven optimality, on a stop, or (nothing beside it) after ``_IDLE_CHAINS`` chains
+    without a better plan.
+    """
+    lead, report, schedule = crew.lead, crew.report, crew.schedule
+    until = schedule.search_until
+    walkers = [first]
+    idle = 0
 
     def keep_going() -> bool:
         """Polled by the search between chunks: pass on the MIP's news, say when to stop."""
-        drain()
-        return mip_done() or closed() or cancelled()
+        lead.drain()
+        return crew.exchange.mip_done() or lead.closed() or crew.cancelled()
 
-    walkers = [search]
-    recent_mip_plans: list[np.ndarray] = []
-    mip_finished_optimal = False
-
-    def mip_done() -> bool:
-        result = shared.mip_result
-        return result is not None and result.status in (SolveStatus.OPTIMAL,
-                                                         SolveStatus.INFEASIBLE)
-
-    search_until = deadline if (concurrent or not use_mip) else (
-        clock0 + _SEQUENTIAL_SEARCH_SHARE * time_limit_s)
-    idle = 0
     while True:
-        drain()
-        left = search_until - time.perf_counter()
-        if left <= 0.05 or closed() or problem.n_columns == 0 or cancelled():
+        lead.drain()
+        left = until.left()
+        if left <= 0.05 or lead.closed() or crew.problem.n_columns == 0 or crew.cancelled():
             break
-        if mip_done():
-            mip_finished_optimal = True
+        if crew.exchange.mip_done():
             break
         report["chains"] += 1
-        turn = (report["chains"] - 1) % _WALKERS
-        if turn == len(walkers):
-            walker = CoverageSearch(problem)
-            if restart(walker, seed + 7919 * report["chains"], search_until):
-                walkers.append(walker)
-            turn %= len(walkers)
-        walker = walkers[turn]
-
-        def improved(columns: np.ndarray, value: float) -> None:
-            if _improves(value, best_value):
-                publish(columns, value, "ils")
-
-        value_before = best_value
+        walker = _next_walker(crew, walkers)
+        value_before = lead.value
         walker_before = walker.value
-        found = walker.iterate(time_limit_s=min(chain_s, left), seed=seed + report["chains"],
-                               target=bound_now(), on_improvement=improved,
+        found = walker.iterate(time_limit_s=min(schedule.chain_s, left),
+                               seed=crew.seed + report["chains"], target=lead.bound(),
+                               on_improvement=lead.search_improved,
                                max_stall_rounds=_CHAIN_STALL_ROUNDS,
-                               should_stop=keep_going, interrupt=should_stop)
+                               should_stop=keep_going, interrupt=crew.stop.hook)
         report["search_rounds"] += found.rounds
-        left = search_until - time.perf_counter()
-        plans = [w.columns() for w in walkers] + [best] + recent_mip_plans[-2:]
-        if len(walkers) >= 2 and left > 0.2 and not closed() and not cancelled():
-            tick = time.perf_counter()
-            merged, value, union = merge_plans(problem, plans, best, fixed,
-                                               time_limit_s=min(left, _MERGE_SHARE * chain_s),
-                                               seed=seed, should_stop=should_stop)
-            report["merges"] += 1
-            report["merge_s"] += time.perf_counter() - tick
-            report["largest_merge"] = max(int(report.get("largest_merge", 0)), union)
-            if _improves(value, best_value):
-                report["merge_gains"] += 1
-                publish(merged, value, "merge")
+        _merge(crew, walkers, fixed)
         if not _improves(found.objective, walker_before):
             # The walker is stuck: start it again from a randomised greedy plan.
             report["walker_restarts"] = int(report.get("walker_restarts", 0)) + 1
-            restart(walker, seed + 7919 * report["chains"], search_until)
-        idle = 0 if best_value > value_before else idle + 1
-        if idle >= _IDLE_CHAINS and worker is None:
+            crew.restarts(walker, crew.seed + 7919 * report["chains"], until)
+        idle = 0 if lead.value > value_before else idle + 1
+        if idle >= _IDLE_CHAINS and not mip_beside:
             break  # nothing runs beside the search and it has stopped finding anything
-    report["search_s"] = time.perf_counter() - clock0
 
-    mip_result: BackendResult | None = None
-    if worker is not None:
-        shared.stop = closed() or mip_finished_optimal or time.perf_counter() >= deadline
-        if not shared.stop:
-            shared.stop = True
-        worker.join()
-        mip_result = shared.mip_result
-    elif use_mip and not closed() and not cancelled():
-        milp = build_milp(problem)
-        mip_clock[0] = time.perf_counter() - started
-        left = max(0.5, deadline - time.perf_counter())
-        mip_result = backend.solve(milp, options=mip_options(left),
-                                   warm_start=full_solution(problem, best, milp))
-        with shared.lock:
-            if mip_result.bound is not None and mip_result.status != SolveStatus.ERROR:
-                shared.tighten(mip_result.bound)
-    drain()
-    report["search_objective"] = best_value
-    return PortfolioResult(columns=best, value=best_value, source=source, mip=mip_result,
-                           milp=milp, bound=bound_now(), report=report)
+
+def _next_walker(crew: _Crew, walkers: list[CoverageSearch]) -> CoverageSearch:
+    """The walker whose turn it is; a new one (from a randomised greedy plan) while there
+    are fewer than ``_WALKERS`` and a restart fits in the time."""
+    chain = int(crew.report["chains"])
+    turn = (chain - 1) % _WALKERS
+    if turn == len(walkers):
+        walker = CoverageSearch(crew.problem)
+        if crew.restarts(walker, crew.seed + 7919 * chain, crew.schedule.search_until):
+            walkers.append(walker)
+        turn %= len(walkers)
+    return walkers[turn]
+
+
+def _merge(crew: _Crew, walkers: list[CoverageSearch], fixed: np.ndarray) -> None:
+    """Merge the walkers' plans, the lead and the MIP's two latest plans
+    (:func:`merge_plans`), once there are two walkers and time; publish a gain."""
+    lead, report = crew.lead, crew.report
+    left = crew.schedule.search_until.left()
+    if len(walkers) < 2 or left <= 0.2 or lead.closed() or crew.cancelled():
+        return
+    plans = [w.columns() for w in walkers] + [lead.columns] + lead.recent_mip_plans[-2:]
+    tick = time.perf_counter()
+    merged, value, union = merge_plans(crew.problem, plans, lead.columns, fixed,
+                                       time_limit_s=min(left, crew.schedule.merge_s),
+                                       seed=crew.seed, should_stop=crew.stop.hook)
+    report["merges"] += 1
+    report["merge_s"] += time.perf_counter() - tick
+    report["largest_merge"] = max(int(report.get("largest_merge", 0)), union)
+    if _improves(value, lead.value):
+        report["merge_gains"] += 1
+        lead.publish(merged, value, "merge")
+
+
+def _mip_options(crew: _Crew, *, limit: float, started_at: float) -> SolveOptions:
+    """Options of the MIP: its events and plans go to the exchange, it takes the search's
+    offers when beside it, and stops when the search is done or on a stop.
+
+    ``started_at`` (seconds into the solve) shifts the MIP's event times to the solve's
+    clock.
+    """
+    exchange, problem, upper_bound = crew.exchange, crew.problem, crew.upper_bound
+
+    def on_progress(event: ProgressEvent) -> None:
+        finite = event.bound is not None and bool(np.isfinite(event.bound))
+        with exchange.lock:
+            if finite:
+                exchange.tighten(event.bound)
+            exchange.events.append(ProgressEvent(
+                event.source, started_at + event.elapsed_s, event.incumbent,
+                min(event.bound, upper_bound) if finite else upper_bound))
+
+    def on_solution(values: np.ndarray, _objective: float) -> None:
+        columns = np.nonzero(values[: problem.n_columns] > 0.5)[0]
+        exchange.post_plan(columns, plan_value(problem, columns), crew.backend.name)
+
+    return SolveOptions(time_limit_s=limit, mip_gap=crew.mip_gap,
+                        threads=crew.schedule.mip_threads, seed=crew.seed,
+                        verbose=crew.verbose, progress=on_progress,
+                        should_stop=crew.mip_should_stop,
+                        incoming=exchange.take_offer if crew.schedule.concurrent else None,
+                        on_solution=on_solution,
+                        stop_grace_s=STOP_GRACE_S if crew.stop.active else None)
+
+
+def _mip_beside(crew: _Crew, milp: MilpArrays, warm: np.ndarray | None) -> None:
+    """The second thread: the LP bound by interior point (seconds where HiGHS's own root
+    LP by simplex takes minutes), then branch-and-cut until ``mip_until``.
+
+    Models over ``_MIP_MAX_NONZEROS`` first get a longer subgradient bound, and a second
+    search chain (:func:`_second_search`) instead of branch-and-cut.
+    """
+    problem, schedule, report, stop = crew.problem, crew.schedule, crew.report, crew.stop
+    huge = milp.matrix.nnz > _MIP_MAX_NONZEROS
+    if huge:
+        crew.record_bound("lagrangian", "lagrangian_bound", lagrangian_bound(
+            problem, target=float(report["search_start_objective"]),
+            max_iterations=100_000, time_limit_s=schedule.huge_lagrangian_s,
+            should_stop=stop.hook))
+    lp_bound = None if crew.cancelled() else lp_dual_bound(
+        problem, time_limit_s=schedule.lp_bound_s, should_stop=stop.hook)
+    if lp_bound is not None:
+        crew.record_bound("lp-bound", "lp_bound", lp_bound)
+    if crew.cancelled():
+        return
+    if huge:
+        _second_search(crew)
+        return
+    limit = schedule.mip_until.left(at_least=0.5)
+    options = _mip_options(crew, limit=limit, started_at=schedule.deadline.elapsed())
+    result = crew.backend.solve(milp, options=options, warm_start=warm)
+    with crew.exchange.lock:
+        crew.exchange.mip_result = result
+        if result.status == SolveStatus.OPTIMAL and result.bound is not None:
+            crew.exchange.tighten(result.bound)
+
+
+def _second_search(crew: _Crew) -> None:
+    """Branch-and-cut cannot even finish its root LP: a second search chain uses the core
+    instead, its plans joining the pool like the MIP's would."""
+    crew.report["second_search"] = 1
+    deadline = crew.schedule.deadline
+    helper = CoverageSearch(crew.problem)
+    helper.load(crew.start)
+    turn = 0
+
+    def share(columns: np.ndarray, value: float) -> None:
+        crew.exchange.post_plan(columns, value, "ils-2")
+
+    while not crew.mip_should_stop() and not deadline.expired(margin=0.05):
+        turn += 1
+        before = helper.value
+        found = helper.iterate(
+            time_limit_s=min(crew.schedule.chain_s, deadline.left()),
+            seed=crew.seed + 100_003 * turn, on_improvement=share,
+            max_stall_rounds=_CHAIN_STALL_ROUNDS, should_stop=crew.mip_should_stop,
+            interrupt=crew.stop.hook)
+        share(found.columns, found.objective)
+        if not _improves(found.objective, before):
+            crew.restarts(helper, crew.seed + 7 * turn, deadline)
+
+
+def _mip_after(crew: _Crew) -> tuple[BackendResult, MilpArrays]:
+    """The MIP after the search (CBC, OR-Tools, one thread) until the deadline (at least
+    0.5 s), warm-started from the lead."""
+    problem = crew.problem
+    milp = build_milp(problem)
+    started_at = crew.schedule.deadline.elapsed()
+    limit = crew.schedule.deadline.left(at_least=0.5)
+    result = crew.backend.solve(milp, options=_mip_options(crew, limit=limit,
+                                                           started_at=started_at),
+                                warm_start=full_solution(problem, crew.lead.columns, milp))
+    with crew.exchange.lock:
+        if result.bound is not None and result.status != SolveStatus.ERROR:
+            crew.exchange.tighten(result.bound)
+    return result, milp

@@ -86,3 +86,30 @@ def restricted_problem(problem: ReducedProblem, free: np.ndarray,
         area_budget=area_budget,
         area_names=problem.area_names,
     ), free
+
+
+def keep_columns(problem: ReducedProblem, keep: np.ndarray) -> ReducedProblem:
+    r"""The same problem over the columns ``keep`` (a boolean mask): nothing else changes.
+
+    Groups, weights, the constant, budgets and caps stay as they are, so
+    :attr:`~optimizer.reduce.ReducedProblem.upper_bound` stays valid; forced columns are
+    renumbered, and those not kept are dropped (the plan check on the original instance
+    then rejects plans that leave their site closed). A rule that forbids columns is
+    exact after the reductions when it removes whole types (dominance compares columns of
+    one type only); one that removes single sites needs ``reductions=False``, or belongs
+    in the instance (``excluded``).
+    """
+    keep = np.asarray(keep, dtype=bool)
+    renumber = np.cumsum(keep) - 1
+    forced = problem.forced_columns[keep[problem.forced_columns]]
+    return replace(
+        problem,
+        column_site=problem.column_site[keep],
+        column_type=problem.column_type[keep],
+        column_cost=problem.column_cost[keep],
+        cover=sparse.csr_matrix(problem.cover[:, keep]),
+        forced_columns=renumber[forced].astype(np.int64),
+        column_area=None if problem.column_area is None else problem.column_area[keep],
+        column_year=None if problem.column_year is None else problem.column_year[keep],
+        stats={**problem.stats, "columns_after_rule": int(keep.sum())},
+    )

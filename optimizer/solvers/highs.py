@@ -13,6 +13,7 @@ from functools import cache
 import numpy as np
 from scipy import sparse
 
+from optimizer.deadline import Deadline
 from optimizer.model import MilpArrays
 from optimizer.solvers.base import BackendResult, ProgressEvent, SolveOptions, SolveStatus
 
@@ -137,31 +138,31 @@ class HighsBackend:
         options: SolveOptions,
         warm_start: np.ndarray | None = None,
     ) -> BackendResult:
-        started = time.perf_counter()
+        clock = Deadline.start(max(options.time_limit_s, 0.01))
         if milp.n_cols == 0:
             # HiGHS answers a model without columns with status "Empty", not "Optimal".
             if np.all(milp.row_lower <= 0.0) and np.all(milp.row_upper >= 0.0):
                 offset = float(milp.offset)
                 return BackendResult(SolveStatus.OPTIMAL, np.empty(0), offset, offset,
-                                     time.perf_counter() - started, "empty model")
+                                     clock.elapsed(), "empty model")
             return BackendResult(SolveStatus.INFEASIBLE, None, None, None,
-                                 time.perf_counter() - started, "empty model is infeasible")
+                                 clock.elapsed(), "empty model is infeasible")
         h = new_highs()
         h.setOptionValue("output_flag", bool(options.verbose))
-        h.setOptionValue("time_limit", float(max(options.time_limit_s, 0.01)))
+        h.setOptionValue("time_limit", clock.limit_s)
         h.setOptionValue("mip_rel_gap", float(options.mip_gap))
         h.setOptionValue("random_seed", int(options.seed))
         threads = _Scheduler.claim(options.threads)
         if options.should_stop is not None and options.stop_grace_s is not None:
-            return self._run_stoppable(h, milp, options, warm_start, threads, started)
+            return self._run_stoppable(h, milp, options, warm_start, threads, clock)
         try:
-            return self._run(h, milp, options, warm_start, threads, started)
+            return self._run(h, milp, options, warm_start, threads, clock)
         finally:
             _Scheduler.release()
 
     def _run_stoppable(self, h, milp: MilpArrays, options: SolveOptions,
                        warm_start: np.ndarray | None, threads: int,
-                       started: float) -> BackendResult:
+                       clock: Deadline) -> BackendResult:
         """:meth:`_run` in a helper thread, answered within ``options.stop_grace_s`` of a
         stop (see :class:`~optimizer.solvers.base.SolveOptions`)."""
         seen: dict[str, object] = {"bound": None, "values": None}
@@ -183,7 +184,7 @@ class HighsBackend:
 
         def work() -> None:
             try:
-                outcome["result"] = self._run(h, milp, options, warm_start, threads, started,
+                outcome["result"] = self._run(h, milp, options, warm_start, threads, clock,
                                               seen=seen)
             except BaseException as error:  # handed to the caller below
                 outcome["error"] = error
@@ -213,7 +214,7 @@ class HighsBackend:
                     values if kept else None,
                     float(milp.objective @ values + milp.offset) if kept else None,
                     bound if isinstance(bound, float) else None,
-                    time.perf_counter() - started,
+                    clock.elapsed(),
                     "stopped by the caller (HiGHS, in a step that takes no interrupt, "
                     "was left to end in the background)",
                 )
@@ -225,7 +226,7 @@ class HighsBackend:
         return result
 
     def _run(self, h, milp: MilpArrays, options: SolveOptions, warm_start: np.ndarray | None,
-             threads: int, started: float, *,
+             threads: int, clock: Deadline, *,
              seen: dict[str, object] | None = None) -> BackendResult:
         hp = _highspy()
         h.setOptionValue("threads", threads)
@@ -250,7 +251,7 @@ class HighsBackend:
                 callback(
                     ProgressEvent(
                         source="highs",
-                        elapsed_s=time.perf_counter() - started,
+                        elapsed_s=clock.elapsed(),
                         incumbent=float(out.objective_function_value),
                         bound=float(out.mip_dual_bound),
                     )
@@ -261,12 +262,11 @@ class HighsBackend:
         # HiGHS checks its time limit only between some phases: its root cut loop was seen
         # running 40 s past the limit. The MIP and simplex interrupt callbacks stop it at the
         # deadline (with the incumbent kept).
-        deadline = started + float(max(options.time_limit_s, 0.01))
         if seen is None:
             seen = {"bound": None, "values": None}
 
         def stop_lp_at_deadline(event) -> None:
-            stop = time.perf_counter() > deadline or (
+            stop = clock.expired() or (
                 options.should_stop is not None and options.should_stop())
             if stop and event.data_in is not None:
                 # (highspy 1.16 made ``event.interrupt`` a method; the flag works in all.)
@@ -309,8 +309,7 @@ class HighsBackend:
             # is right but the returned column values are the start's. Solve again without
             # presolve (same start), which returns matching values.
             h.setOptionValue("presolve", "off")
-            left = options.time_limit_s - (time.perf_counter() - started)
-            h.setOptionValue("time_limit", float(max(left, 1.0)))
+            h.setOptionValue("time_limit", clock.left(at_least=1.0))
             h.run()
             status, info = h.getModelStatus(), h.getInfo()
             has_solution = info.primal_solution_status == 2
@@ -319,7 +318,7 @@ class HighsBackend:
         interrupted = status not in (hp.HighsModelStatus.kOptimal,
                                      hp.HighsModelStatus.kInfeasible,
                                      hp.HighsModelStatus.kTimeLimit) and (
-            time.perf_counter() > deadline
+            clock.expired()
             or (options.should_stop is not None and options.should_stop()))
         if interrupted:
             # Stopped by our deadline or the caller: HiGHS reports an error and drops its
@@ -335,11 +334,11 @@ class HighsBackend:
                 values if has_solution else None,
                 objective if has_solution else None,
                 bound if isinstance(bound, float) else None,
-                time.perf_counter() - started,
-                "stopped at the time limit" if time.perf_counter() > deadline
+                clock.elapsed(),
+                "stopped at the time limit" if clock.expired()
                 else "stopped by the caller",
             )
-        runtime = time.perf_counter() - started
+        runtime = clock.elapsed()
         bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else None
         ms = hp.HighsModelStatus
         if status == ms.kOptimal:
