@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import tempfile
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +21,7 @@ from briefs.content import Brief, Run, build
 from briefs.fonts import CSS_FONT_STACK
 from briefs.text import LANGS, t
 from optimizer.errors import InputError, Problem
+from scenarios.atomic import atomic_path, write_text_atomic
 
 CHROMIUM = "/usr/bin/chromium"
 """The browser that prints PDFs (Debian's package; Playwright's own download is not used)."""
@@ -121,6 +122,27 @@ def footer_template(brief: Brief) -> str:
             f"<span>{html.escape(left)}</span><span>{page}</span></div>")
 
 
+def run_in_own_thread(work: Callable[[], None]) -> None:
+    """Run ``work`` in a new thread and wait for it, re-raising its error here.
+
+    Playwright's sync API refuses a thread whose asyncio loop is running (a Jupyter
+    notebook, or a caller already driving another sync Playwright); a fresh thread has none.
+    """
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            work()
+        except BaseException as error:  # handed to the caller below
+            errors.append(error)
+
+    thread = threading.Thread(target=target, name="lifecircle-print-pdf", daemon=True)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+
+
 def print_pdf(html_path: Path, out: Path, *, footer: str) -> list[str]:
     """Print an HTML file to an A4 PDF with headless Chromium; returns the URLs refused
     (anything but ``data:`` and ``file:``; a brief should have none).
@@ -148,18 +170,21 @@ def print_pdf(html_path: Path, out: Path, *, footer: str) -> list[str]:
             refused.append(url)
             handle.abort()
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=list(CHROMIUM_ARGS))
-        try:
-            page = browser.new_page()
-            page.route("**/*", route)
-            page.goto(html_path.resolve().as_uri(), wait_until="load")
-            page.pdf(path=str(out), format="A4", print_background=True,
-                     display_header_footer=True, header_template="<span></span>",
-                     footer_template=footer, margin=PAGE_MARGIN)
-        finally:
-            browser.close()
+    def print_with_chromium() -> None:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                                 args=list(CHROMIUM_ARGS))
+            try:
+                page = browser.new_page()
+                page.route("**/*", route)
+                page.goto(html_path.resolve().as_uri(), wait_until="load")
+                page.pdf(path=str(out), format="A4", print_background=True,
+                         display_header_footer=True, header_template="<span></span>",
+                         footer_template=footer, margin=PAGE_MARGIN)
+            finally:
+                browser.close()
+
+    run_in_own_thread(print_with_chromium)
     return refused
 
 
@@ -209,14 +234,12 @@ def make_brief(run_dirs: Sequence[str | Path], out: str | Path, *,
     except ValueError as error:  # a curve.csv of another scenario
         raise InputError([Problem(str(error))]) from None
     document = render_html(brief)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".brief-", dir=target.parent) as folder:
-        staging = Path(folder) / ("brief" + target.suffix.lower())
-        if target.suffix.lower() == ".html":
-            staging.write_text(document, encoding="utf-8")
-        else:
-            page = Path(folder) / "brief.html"
-            page.write_text(document, encoding="utf-8")
-            print_pdf(page, staging, footer=footer_template(brief))
-        os.replace(staging, target)
+    if target.suffix.lower() == ".html":
+        write_text_atomic(target, document)
+        return target
+    with tempfile.TemporaryDirectory(prefix="lifecircle-brief-") as folder, \
+            atomic_path(target) as staging:
+        page = Path(folder) / "brief.html"
+        page.write_text(document, encoding="utf-8")
+        print_pdf(page, staging, footer=footer_template(brief))
     return target

@@ -5,13 +5,18 @@ Rows are numbered from 1 after the header, as a spreadsheet user counts data row
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+import unicodedata
+import zipfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 import pandas as pd
 
-from optimizer.errors import ProblemCollector
+from optimizer.errors import InputError, Problem, ProblemCollector
 
 TEXT_ENCODINGS = ("utf-8-sig", "gb18030")
 """Encodings tried in turn for CSV files (UTF-8 first, then the Chinese national set)."""
@@ -22,6 +27,42 @@ GEO_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".parquet", ".geoparquet",
 
 GEOMETRY_X, GEOMETRY_Y = "__geometry_x", "__geometry_y"
 """Columns added to a geodata table: the point (or polygon representative point) coords."""
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters shown escaped (``\\n``,
+    ``\\x1e``), as ``repr`` shows them: a value echoed from a file stays on one line."""
+    return "".join(repr(c)[1:-1] if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c
+                   for c in text)
+
+
+def one_line_problems(problems: Iterable[Problem]) -> list[Problem]:
+    """The problems with message, file and column each on one line (see :func:`one_line`)."""
+    return [replace(p, message=one_line(p.message),
+                    file=None if p.file is None else one_line(p.file),
+                    column=None if p.column is None else one_line(p.column))
+            for p in problems]
+
+
+def single_line_problems(function: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Decorator: an :class:`InputError` leaves ``function`` with every problem on one line
+    (names and values echoed from the input may hold line breaks)."""
+
+    @functools.wraps(function)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return function(*args, **kwargs)
+        except InputError as error:
+            cleaned = one_line_problems(error.problems)
+            if cleaned == list(error.problems):
+                raise
+            raise InputError(cleaned) from error
+
+    return wrapper
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,9 +110,14 @@ def _read_geodata(path: Path, *, label: str, problems: ProblemCollector,
                      column=str(data.geometry.name))
     # Points stay; polygons and lines become a representative point, which (unlike the
     # centroid) always lies on the feature: a U-shaped block's point stays inside it.
-    points = geometry.where(empty, geometry.representative_point())
-    frame[GEOMETRY_X] = np.where(empty, np.nan, points.x.where(~empty)).astype(str)
-    frame[GEOMETRY_Y] = np.where(empty, np.nan, points.y.where(~empty)).astype(str)
+    # Empty geometries of any type stay blank; huge coordinates give inf (reported below).
+    xs, ys = np.full(len(data), np.nan), np.full(len(data), np.nan)
+    with np.errstate(all="ignore"):
+        points = geometry[~empty].representative_point()
+        xs[~empty.to_numpy()] = points.x.to_numpy(dtype=float)
+        ys[~empty.to_numpy()] = points.y.to_numpy(dtype=float)
+    frame[GEOMETRY_X] = xs.astype(str)
+    frame[GEOMETRY_Y] = ys.astype(str)
     crs = data.crs.to_string() if data.crs is not None else None
     return Table(frame, crs, has_geometry=True)
 
@@ -97,27 +143,39 @@ def read_table(
     if suffix in GEO_SUFFIXES:
         return _read_geodata(path, label=label, problems=problems, encoding=encoding,
                              layer=layer)
-    try:
-        if suffix in (".xlsx", ".xls"):
+    if suffix in (".xlsx", ".xls"):
+        try:
             frame = pd.read_excel(path, dtype=str).fillna("")
-        else:
-            frame = None
-            for attempt in ((encoding,) if encoding else TEXT_ENCODINGS):
-                try:
-                    frame = pd.read_csv(
-                        path, dtype=str, keep_default_na=False, encoding=attempt,
-                        skipinitialspace=True,
-                    )
-                    break
-                except UnicodeDecodeError:
-                    continue
-            if frame is None:
-                tried = encoding or " or ".join(TEXT_ENCODINGS)
-                problems.add(
-                    f"cannot decode the file as {tried}; save it as UTF-8 or set encoding",
-                    file=label,
+        except Exception as error:  # zipfile, openpyxl and missing engines raise many types
+            if isinstance(error, ImportError):
+                why = "this kind of workbook needs a reader that is not installed"
+            elif isinstance(error, zipfile.BadZipFile | KeyError):
+                why = "damaged, or not an .xlsx workbook"
+            else:
+                why = str(error).strip().splitlines()[0] if str(error).strip() else \
+                    type(error).__name__
+            problems.add(f"cannot read the file as an Excel workbook ({why}); save it as "
+                         f".xlsx or CSV", file=label)
+            return None
+        return _checked(frame, label, problems)
+    frame = None
+    try:
+        for attempt in ((encoding,) if encoding else TEXT_ENCODINGS):
+            try:
+                frame = pd.read_csv(
+                    path, dtype=str, keep_default_na=False, encoding=attempt,
+                    skipinitialspace=True,
                 )
-                return None
+                break
+            except UnicodeDecodeError:
+                continue
+        if frame is None:
+            tried = encoding or " or ".join(TEXT_ENCODINGS)
+            problems.add(
+                f"cannot decode the file as {tried}; save it as UTF-8 or set encoding",
+                file=label,
+            )
+            return None
     except pd.errors.EmptyDataError:
         problems.add("the file is empty", file=label)
         return None
@@ -128,7 +186,18 @@ def read_table(
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
         problems.add(f"cannot read the file: {first_line}", file=label)
         return None
+    return _checked(frame, label, problems)
+
+
+def _checked(frame: pd.DataFrame, label: str, problems: ProblemCollector) -> Table | None:
+    """Column names stripped; a table without rows or with a repeated column is refused."""
     frame.columns = [str(c).strip() for c in frame.columns]
+    repeated = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
+    for column in repeated:
+        problems.add("the column appears more than once in the header", file=label,
+                     column=column)
+    if repeated:
+        return None
     if frame.empty:
         problems.add("the file has a header but no rows", file=label)
         return None

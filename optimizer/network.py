@@ -41,6 +41,7 @@ from scipy.spatial import cKDTree
 
 from optimizer.errors import InputError, Problem
 from optimizer.instance import DistancePairs
+from optimizer.io import single_line_problems
 
 DEFAULT_EXCLUDED: frozenset[str] = frozenset({"motorway", "motorway_link", "trunk", "trunk_link"})
 """``highway`` values dropped by default: roads pedestrians may not or should not use."""
@@ -420,6 +421,7 @@ def _build_network(
 # ---------------------------------------------------------------------------------------
 
 
+@single_line_problems
 def load_network(
     path: str | os.PathLike[str],
     *,
@@ -504,6 +506,7 @@ def _load_graphml(
     import networkx as nx
 
     file = str(path)
+    _refuse_doctype(path, file)
     try:
         graph = nx.read_graphml(path)
     except (ET.ParseError, nx.NetworkXError, UnicodeDecodeError, ValueError,
@@ -600,6 +603,37 @@ def _load_graphml(
         np.asarray(lengths, dtype=float), node_ids, node_xy,
         crs=crs, n_read=n_read, dropped=dropped, source=file,
     )
+
+
+class _PrologEndedError(Exception):
+    """The prolog ended without a DOCTYPE."""
+
+
+def _refuse_doctype(path: Path, file: str) -> None:
+    """Refuse a DOCTYPE before the GraphML is parsed: GraphML needs no DTD, and a DTD's
+    ENTITY declarations can expand a small file into gigabytes ("billion laughs") or pull
+    in local files (external entities), whatever limits the XML parser has. Only the prolog
+    (up to the root element) is read, in the document's own encoding."""
+    from xml.parsers import expat
+
+    def doctype(*_args: object) -> None:
+        raise InputError([Problem("cannot read GraphML: DOCTYPE and ENTITY declarations are "
+                                  "not allowed (GraphML needs none)", file=file)])
+
+    def root(*_args: object) -> None:
+        raise _PrologEndedError
+
+    parser = expat.ParserCreate()
+    parser.StartDoctypeDeclHandler = doctype
+    parser.EntityDeclHandler = doctype
+    parser.StartElementHandler = root
+    try:
+        with open(path, "rb") as handle:
+            parser.ParseFile(handle)
+    except InputError:
+        raise
+    except (_PrologEndedError, expat.ExpatError, OSError, ValueError):
+        pass  # a root element, or a file the GraphML reader reports on below
 
 
 def _wkt_length(wkt: str, transformer: Any) -> float | None:

@@ -42,6 +42,7 @@ from optimizer.instance import SitingInstance
 from optimizer.results import Plan, evaluate_plan, plan_objective
 from optimizer.solve import solve
 from optimizer.solvers.base import SolveStatus, relative_gap
+from scenarios.atomic import atomic_path
 from scenarios.library import resolve_scenario
 from scenarios.loader import build_instance
 from scenarios.runner import with_solver_overrides
@@ -168,10 +169,11 @@ class BudgetCurve:
     stopped_early: bool = False
 
     def to_csv(self, path: str | Path) -> Path:
-        """Write :attr:`points` as CSV (UTF-8, no index); returns the path."""
+        """Write :attr:`points` as CSV (UTF-8, no index), atomically
+        (:func:`scenarios.atomic.atomic_path`); returns the path."""
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        self.points.to_csv(target, index=False)
+        with atomic_path(target) as temporary:
+            self.points.to_csv(temporary, index=False)
         return target
 
     def plot(self, path: str | Path, *, lang: Literal["en", "zh"] = "en",
@@ -225,11 +227,10 @@ class BudgetCurve:
 
             family = use_cjk_font(figure)
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), atomic_path(target) as temporary:
             if lang == "zh" and family is None:  # no CJK font: the default one, quietly
                 warnings.filterwarnings("ignore", message="Glyph .* missing from font")
-            figure.savefig(target, dpi=dpi)
+            figure.savefig(temporary, dpi=dpi)
         return target
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import importlib
 import io
 import math
-import os
 import re
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from scenarios.atomic import write_bytes_atomic
 from scenarios.runner import ScenarioResult
 
 if TYPE_CHECKING:
@@ -402,20 +402,24 @@ def to_geopackage_bytes(result: ScenarioResult, *, wgs84: bool = False) -> bytes
         return path.read_bytes()
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and
-    :func:`os.replace`, so readers see the old file or the new one, never a part."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                                         dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+def export_files(out_dir: str | Path) -> list[Path]:
+    """The export files :func:`write_exports` may write in ``out_dir`` (``plan.xlsx``,
+    ``plan.gpkg``, ``plan_<table>.csv``), whether they exist or not."""
+    out = Path(out_dir)
+    return [out / "plan.xlsx", out / "plan.gpkg", *(out / f"plan_{t}.csv" for t in TABLES)]
+
+
+def remove_exports(out_dir: str | Path, keep: Iterable[str | Path] = ()) -> list[Path]:
+    """Remove the export files of an earlier run from ``out_dir``, except those in ``keep``
+    (e.g. the paths :func:`write_exports` just wrote), so that a folder holds only the
+    exports of the run written last. Other files are never touched. Returns those removed."""
+    kept = {Path(path) for path in keep}
+    removed = []
+    for path in export_files(out_dir):
+        if path not in kept and path.exists():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def check_formats(formats: Iterable[str]) -> tuple[str, ...]:
@@ -447,8 +451,10 @@ def write_exports(
     """Write the exports next to :func:`~scenarios.runner.write_outputs`'s files.
 
     ``xlsx`` writes ``plan.xlsx``, ``gpkg`` writes ``plan.gpkg``, ``csv`` writes every table
-    of :func:`plan_tables` as ``plan_<table>.csv`` (UTF-8 with BOM, for Excel). Each file is
-    written atomically: to a temporary file in ``out_dir``, then renamed over the target.
+    of :func:`plan_tables` as ``plan_<table>.csv`` (UTF-8 with BOM, for Excel; a
+    ``plan_<table>.csv`` of an earlier run that this result has no such table for is
+    removed). Each file is written atomically (:func:`scenarios.atomic.write_bytes_atomic`:
+    a temporary file in ``out_dir``, fsynced, renamed over the target).
 
     Parameters
     ----------
@@ -477,14 +483,17 @@ def write_exports(
     paths: dict[str, Path] = {}
     for fmt in chosen:
         if fmt == "csv":
-            for table, frame in plan_tables(result).items():
+            tables = plan_tables(result)
+            for table, frame in tables.items():
                 paths[f"csv_{table}"] = out / f"plan_{table}.csv"
-                _write_atomic(paths[f"csv_{table}"],
-                              frame.to_csv(index=False).encode("utf-8-sig"))
+                write_bytes_atomic(paths[f"csv_{table}"],
+                                   frame.to_csv(index=False).encode("utf-8-sig"))
+            for table in set(TABLES) - set(tables):  # an earlier run's, not this result's
+                (out / f"plan_{table}.csv").unlink(missing_ok=True)
         elif fmt == "xlsx":
             paths["xlsx"] = out / "plan.xlsx"
-            _write_atomic(paths["xlsx"], to_xlsx_bytes(result))
+            write_bytes_atomic(paths["xlsx"], to_xlsx_bytes(result))
         else:
             paths["gpkg"] = out / "plan.gpkg"
-            _write_atomic(paths["gpkg"], to_geopackage_bytes(result, wgs84=wgs84))
+            write_bytes_atomic(paths["gpkg"], to_geopackage_bytes(result, wgs84=wgs84))
     return paths

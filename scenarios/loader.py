@@ -20,6 +20,7 @@ from optimizer.io import (
     numeric_column,
     read_table,
     require_columns,
+    single_line_problems,
 )
 from optimizer.policy import Policy
 from optimizer.projection import (
@@ -66,7 +67,8 @@ def _points(
             problems.add("the file declares no CRS; set 'crs' in the scenario",
                          file=source.label)
             return None
-        if is_geographic(crs) and not looks_like_degrees(xs, ys):
+        if is_geographic(crs) and not looks_like_degrees(xs, ys) and (
+                np.isfinite(xs) & np.isfinite(ys)).any():
             problems.add(f"the file's CRS {crs} is in degrees but its coordinates are not "
                          f"longitude/latitude", file=source.label)
             return None
@@ -91,9 +93,15 @@ def _points(
         ys = numeric_column(frame, lat, label=source.label, problems=problems,
                             allow_negative=True)
         bad = (np.abs(xs) > 180) | (np.abs(ys) > 90)
-        for row in np.nonzero(bad)[0][:5]:
-            problems.add(f"({xs[row]}, {ys[row]}) is not a longitude/latitude",
-                         file=source.label, row=int(row) + 1, column=lon)
+        if bad.any() and looks_like_degrees(ys, xs):  # every row valid the other way round
+            first = int(np.nonzero(bad)[0][0])
+            problems.add(f"'{lon}' and '{lat}' look swapped: {int(bad.sum())} rows have a "
+                         f"latitude beyond 90 degrees, e.g. ({xs[first]:g}, {ys[first]:g})",
+                         file=source.label, row=first + 1, column=lat)
+        else:
+            problems.add_rows(np.nonzero(bad)[0], lambda row: (
+                f"({xs[row]}, {ys[row]}) is not a longitude/latitude"), file=source.label,
+                column=lon, more="rows that are not a longitude/latitude")
         if source.coordinates != "wgs84":
             xs, ys = to_wgs84(xs, ys, source.coordinates)
             notes.append(f"{source.label}: {source.coordinates} lon/lat converted to WGS84")
@@ -222,6 +230,7 @@ def _distance_pairs(
     )
 
 
+@single_line_problems
 def build_instance(spec: ScenarioSpec) -> SitingInstance:
     """Read, validate and project every input of a scenario.
 
@@ -314,6 +323,8 @@ def build_instance(spec: ScenarioSpec) -> SitingInstance:
                 problems.add(f"exclude: unknown site id '{site}'", file=spec.sites.label)
     if spec.budget < 0:
         problems.add("budget must not be negative")
+    elif len(costs) and not spec.force_open:
+        _check_budget_buys_something(spec, sites, costs, problems)
 
     pairs = None
     if spec.distances is not None and demand is not None and sites is not None and not problems:
@@ -447,6 +458,24 @@ def _policy(spec: ScenarioSpec, demand: _Points | None, sites: _Points | None,
     except ValueError as error:
         problems.add(f"[policy]: {error}")
         return Policy()
+
+
+def _check_budget_buys_something(spec: ScenarioSpec, sites: _Points | None,
+                                 costs: np.ndarray, problems: ProblemCollector) -> None:
+    """A budget above 0 but below every conversion opens nothing: usually a unit mistake
+    (10,000 CNY meant as 万元). A budget of 0 stays allowed (coverage as it is)."""
+    if sites is None or not 0 < spec.budget < np.inf:
+        return
+    usable = np.where(np.isfinite(costs), costs, np.inf)
+    usable[[j for j, s in enumerate(sites.ids) if s in set(spec.exclude)]] = np.inf
+    if not np.isfinite(usable).any() or usable.min() <= spec.budget:
+        return
+    j, t = np.unravel_index(int(np.argmin(usable)), usable.shape)
+    problems.add(
+        f"'budget' {spec.budget:,.0f} is below the cheapest conversion ({usable[j, t]:,.0f}, "
+        f"site '{sites.ids[j]}' as '{spec.types[t].name}' in {spec.sites.label}), so no site "
+        f"can open: is it in CNY?",
+        file=spec.path.name if spec.path is not None else "scenario")
 
 
 FAR_OUTSIDE_M = 5_000.0

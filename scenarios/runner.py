@@ -15,6 +15,12 @@ from optimizer.instance import SitingInstance
 from optimizer.results import Plan
 from optimizer.solve import solve
 from optimizer.solvers.base import ProgressCallback
+from scenarios.atomic import (
+    atomic_path,
+    fsync_path,
+    remove_stale_temporaries,
+    write_text_atomic,
+)
 from scenarios.library import resolve_scenario
 from scenarios.loader import build_instance
 from scenarios.spec import ScenarioSpec, SolverSpec, load_scenario, scenario_toml
@@ -120,44 +126,67 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+OPTIONAL_OUTPUTS = ("coverage_by_year.csv", "coverage_by_group.csv")
+"""Files :func:`write_outputs` writes only for some scenarios (and removes otherwise)."""
+
+
 def write_outputs(result: ScenarioResult, out_dir: str | Path) -> dict[str, Path]:
     """Write ``summary.json``, ``sites.csv``, ``coverage.csv``, ``coverage_by_type.csv``,
     ``scenario.toml`` (the scenario as solved, with absolute data paths), ``progress.csv``
     (incumbent, bound and gap over time) and, where the demand has a grouping column
     (``policy.group_by`` or ``community_id``), ``coverage_by_group.csv``.
-    :func:`scenarios.store.load_run` rebuilds the result from these files."""
+    :func:`scenarios.store.load_run` rebuilds the result from these files.
+
+    Every file is written atomically (:mod:`scenarios.atomic`: a temporary file in
+    ``out_dir``, fsynced, renamed over the target), so each is either its previous complete
+    version or the new one, even when the process is killed. ``summary.json`` is the run's
+    commit record: it is removed first and written last, so when it exists every other
+    file belongs to the same run. Rewriting a folder is idempotent: optional files of an
+    earlier run that this result does not have (``coverage_by_group.csv``,
+    ``coverage_by_year.csv``) are removed, as are temporary files left by killed writers;
+    files lifecircle does not write here are left alone."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out)
     paths = {
         "summary": out / "summary.json",
         "sites": out / "sites.csv",
         "coverage": out / "coverage.csv",
         "coverage_by_type": out / "coverage_by_type.csv",
     }
-    paths["summary"].write_text(
-        json.dumps(_json_safe(result.summary()), indent=2, ensure_ascii=False) + "\n",
-        encoding="utf-8",
-    )
+    if paths["summary"].exists():  # the folder is an incomplete run until it is back
+        paths["summary"].unlink()
+        fsync_path(out)
+
+    def frame(key: str, table: pd.DataFrame) -> None:
+        paths.setdefault(key, out / f"{key}.csv")
+        with atomic_path(paths[key]) as temporary:
+            table.to_csv(temporary, index=False)
+
     paths["scenario"] = out / "scenario.toml"
-    paths["scenario"].write_text(
+    write_text_atomic(
+        paths["scenario"],
         "# The scenario as solved (absolute data paths); `lifecircle solve` reruns it.\n"
-        + scenario_toml(result.spec), encoding="utf-8")
-    paths["progress"] = out / "progress.csv"
-    pd.DataFrame(
+        + scenario_toml(result.spec))
+    frame("progress", pd.DataFrame(
         [(e.source, e.elapsed_s, e.incumbent, e.bound, e.gap) for e in result.plan.report.progress],
         columns=["source", "elapsed_s", "incumbent", "bound", "gap"],
-    ).to_csv(paths["progress"], index=False)
-    result.plan.chosen_sites().to_csv(paths["sites"], index=False)
-    result.plan.unit_coverage().to_csv(paths["coverage"], index=False)
-    result.plan.coverage_by_type().to_csv(paths["coverage_by_type"], index=False)
+    ))
+    frame("sites", result.plan.chosen_sites())
+    frame("coverage", result.plan.unit_coverage())
+    frame("coverage_by_type", result.plan.coverage_by_type())
     if result.plan.yearly_coverage:
-        paths["coverage_by_year"] = out / "coverage_by_year.csv"
-        result.plan.coverage_by_year().to_csv(paths["coverage_by_year"], index=False)
+        frame("coverage_by_year", result.plan.coverage_by_year())
     group_by = result.spec.policy.group_by
     if group_by is None and result.instance.demand_attributes is not None and (
             "community_id" in result.instance.demand_attributes.columns):
         group_by = "community_id"
     if group_by is not None:
-        paths["coverage_by_group"] = out / "coverage_by_group.csv"
-        result.plan.coverage_by_group(group_by).to_csv(paths["coverage_by_group"], index=False)
+        frame("coverage_by_group", result.plan.coverage_by_group(group_by))
+    for name in OPTIONAL_OUTPUTS:  # left by an earlier run of another scenario
+        if Path(name).stem not in paths:
+            (out / name).unlink(missing_ok=True)
+    write_text_atomic(
+        paths["summary"],
+        json.dumps(_json_safe(result.summary()), indent=2, ensure_ascii=False) + "\n")
     return paths

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from optimizer.errors import ProblemCollector
+from optimizer.io import single_line_problems
 
 TABLE_ROLES: dict[str, dict[str, str]] = {
     "demand": {"id": "id", "x": "x", "y": "y", "lon": "lon", "lat": "lat"},
@@ -40,6 +41,8 @@ TYPE_KEYS = {"population", "radius_m", "radius_min", "speed_m_per_min", "cost", 
 POLICY_KEYS = {"objective", "group_by", "floors", "floor_mode", "floor_penalty", "targets",
                "complete_circle", "area_budgets", "maxmin", "phasing"}
 NETWORK_KEYS = {"path", "max_snap_m", "exclude_highways", "layer", "encoding", "cache"}
+MAX_RADIUS_M = 50_000.0
+"""Longer service radii (and decay bands) are refused: surely a unit mistake (mm, cm)."""
 DEFAULT_WALKING_SPEED = 60.0
 """Metres per minute: 15 minutes = 900 m, as commonly used with GB 50180-2018."""
 SOLVER_KEYS = {"name", "time_limit_s", "gap", "threads", "seed"}
@@ -298,6 +301,13 @@ def _types(raw: Any, label: str, problems: ProblemCollector,
             continue
         if radius == 0:
             problems.add(f"'{where}.radius_m' must be > 0", file=label)
+        elif radius > MAX_RADIUS_M:
+            key = "radius_min" if radius_min is not None else "radius_m"
+            problems.add(f"'{where}.{key}' gives a radius of {radius:,.0f} m, over the "
+                         f"{MAX_RADIUS_M / 1000:g} km limit: is it in metres?", file=label)
+        if any(r > MAX_RADIUS_M for r, _ in bands):
+            problems.add(f"'{where}.bands' radii must be at most {MAX_RADIUS_M:,.0f} m",
+                         file=label)
         specs.append(
             TypeSpec(
                 name=str(name),
@@ -493,6 +503,7 @@ def _solver(raw: Any, label: str, problems: ProblemCollector) -> SolverSpec:
     )
 
 
+@single_line_problems
 def parse_scenario(data: dict[str, Any], *, base: Path, label: str,
                    name: str = "scenario") -> ScenarioSpec:
     """Validate a scenario dictionary (as read from TOML); raise one ``InputError``."""
@@ -591,6 +602,7 @@ def parse_scenario(data: dict[str, Any], *, base: Path, label: str,
     )
 
 
+@single_line_problems
 def load_scenario(path: str | Path) -> ScenarioSpec:
     """Read and validate a TOML scenario file; raise one ``InputError`` listing all problems."""
     from dataclasses import replace

@@ -33,6 +33,16 @@ def _scenario_picker(lang: str) -> None:
 
     def changed() -> None:
         choice = st.session_state.scenario_choice
+        if choice not in options:
+            # Streamlit keeps a selectbox's value as its label: a rerun requested while the
+            # page still showed the other language's labels (a busy server) sends a label
+            # from there. Map it back to its scenario; the same scenario is no change.
+            labels = {tr("uploaded_data", code) if n == "__upload__" else title(n, code): n
+                      for n in options for code in LANGS}
+            choice = labels.get(choice, current)
+            st.session_state.scenario_choice = choice
+            if choice == current or choice not in options:
+                return
         if choice == "__upload__":
             session.start_from_file(Path(st.session_state.upload_base) / "scenario.toml",
                                     name="__upload__")
