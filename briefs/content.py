@@ -30,6 +30,9 @@ from scenarios.explain import explain_idle_types
 from scenarios.mapdata import community_names, plan_layers, site_reach, street_segments
 from scenarios.runner import ScenarioResult
 from scenarios.store import file_digest
+from scenarios.titles import TITLES
+from scenarios.titles import description as describe_shipped
+from scenarios.titles import title as shipped_title
 from webapp.i18n import LOCALES, money, number, pct, people
 
 WORST_COUNT = 5
@@ -76,6 +79,7 @@ class RunBrief:
     name: str
     heading: str
     description: str
+    description_label: str
     has_plan: bool
     quality: str
     quality_detail: str
@@ -111,6 +115,7 @@ class Brief:
     lang: str
     title: str
     names: tuple[str, ...]
+    display_names: tuple[str, ...]
     today: str
     synthetic: bool
     synthetic_text: str
@@ -538,6 +543,15 @@ def _sites(result: ScenarioResult, lang: str) -> dict[str, Any] | None:
             "table": Table(tuple(columns), tuple(rows), tuple(numeric))}
 
 
+def scenario_description(result: ScenarioResult, lang: str) -> tuple[str, str]:
+    """The scenario's description and its label: a shipped scenario's own text in ``lang``
+    (:mod:`scenarios.titles`), otherwise the scenario file's ``description`` as written."""
+    shipped = describe_shipped(result.spec.name, lang)
+    if shipped is not None:
+        return shipped, t("description", lang)
+    return result.spec.description or "", t("description_original", lang)
+
+
 def run_brief(run: Run, lang: str, *, heading: str, streets: pd.DataFrame | None
               ) -> RunBrief:
     """The pages of one plan."""
@@ -547,12 +561,14 @@ def run_brief(run: Run, lang: str, *, heading: str, streets: pd.DataFrame | None
     empty = Table((), ())
     if not plan.has_solution:
         body = t("no_plan_body", lang, status=head, why=detail or "–")
-        return RunBrief(run.name, heading, result.spec.description or "", False, head, detail,
-                        cls, body, (), empty, (), (), (), "", None, None, None)
+        return RunBrief(run.name, heading, *scenario_description(result, lang), False, head,
+                        detail, cls, body, (), empty, (), (), (), "", None, None, None)
     lead, bullets = _lead(result, lang)
     maps, note = _maps(result, lang, streets)
     return RunBrief(
-        name=run.name, heading=heading, description=result.spec.description or "",
+        name=run.name, heading=heading,
+        **dict(zip(("description", "description_label"),
+                   scenario_description(result, lang), strict=True)),
         has_plan=True, quality=head, quality_detail=detail, quality_cls=cls, lead=lead,
         bullets=bullets, kpis=_kpi_table(result, lang), totals=_totals(result, lang),
         idle=_idle(result, lang), maps=maps, map_note=note, curve=_curve(run, lang),
@@ -788,6 +804,16 @@ def method_run(run: Run, lang: str) -> MethodRun:
 # --------------------------------------------------------------------------- document
 
 
+def display_name(run: Run, lang: str) -> str:
+    """``示例城市 · 基准方案（yuzhong-baseline）`` for a shipped scenario under its own name,
+    the run's name otherwise."""
+    name = run.result.spec.name
+    if run.name != name or name not in TITLES:
+        return run.name
+    return (f"{shipped_title(name, lang)}（{name}）" if lang == "zh"
+            else f"{shipped_title(name, lang)} ({name})")
+
+
 def build(runs: Sequence[Run], lang: str, *, today: date | None = None) -> Brief:
     """The whole brief: comparison (several runs), each plan's pages, the method page."""
     today = today or date.today()
@@ -819,6 +845,7 @@ def build(runs: Sequence[Run], lang: str, *, today: date | None = None) -> Brief
         lang=lang,
         title=t("doc_title_compare" if several else "doc_title", lang),
         names=tuple(run.name for run in runs),
+        display_names=tuple(display_name(run, lang) for run in runs),
         today=format_date(today, format="long", locale=LOCALES[lang]),
         synthetic=bool(synthetic), synthetic_text=synthetic_text, model=model,
         kicker=" · ".join(capitalised(name) if k == 0 else name for k, name in enumerate(

@@ -22,7 +22,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "scenarios": ("比较的情景", "Scenarios compared"),
     "baseline_mark": ("（基准）", " (baseline)"),
     "made_on": ("编制日期", "Date"),
-    "description": ("情景说明（情景文件原文）", "Scenario description"),
+    "description": ("情景说明", "Scenario description"),
+    "description_original": ("情景说明（情景文件原文）", "Scenario description"),
     "synthetic_title": ("示例数据，非真实城市", "Sample data, not a real city"),
     "synthetic_body": ("本简报使用的城市数据由程序生成，人口、点位、现有设施和道路均为虚构，仅用于演示方法，"
                        "不得作为规划决策依据，也不得作为该地区的实际数据引用（详见 {path}）。",

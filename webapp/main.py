@@ -7,10 +7,10 @@ from pathlib import Path
 import streamlit as st
 
 from scenarios.store import content_key
+from scenarios.titles import description as scenario_description
+from scenarios.titles import title
 from webapp import session
 from webapp.i18n import LANGS, budget_label, budget_unit, tr
-from webapp.scenario_titles import description as scenario_description
-from webapp.scenario_titles import title
 from webapp.views import compare, curve, data, editor, results
 
 
