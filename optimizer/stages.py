@@ -50,7 +50,6 @@ from optimizer.phasing import expand_years
 from optimizer.portfolio import STOP_GRACE_S, run_portfolio
 from optimizer.reduce import ReducedProblem, reduce_problem
 from optimizer.results import Plan, SolverReport
-from optimizer.solvers import get_backend
 from optimizer.solvers.base import (
     Backend,
     BackendResult,
@@ -60,6 +59,7 @@ from optimizer.solvers.base import (
     SolveStatus,
     relative_gap,
 )
+from optimizer.solvers.guard import resolve_backend
 
 __all__ = [
     "Found",
@@ -205,11 +205,16 @@ def begin(instance: SitingInstance, settings: SolveSettings, deadline: Deadline,
     Raises
     ------
     InputError
-        Unknown or missing backend, or a policy the backend cannot represent.
+        Unknown backend, or a policy the backend cannot represent.
+
+    A known backend that is not installed is replaced by HiGHS with a warning, and the
+    backend is guarded (:mod:`optimizer.solvers.guard`): if it fails, the best plan found
+    so far is kept.
     """
-    backend = get_backend(settings.solver)
+    warnings: list[str] = []
+    backend = resolve_backend(settings.solver, warnings)
     check_backend_fits(backend.name, instance.policy)
-    return SolveRun(instance, settings, deadline, backend, progress)
+    return SolveRun(instance, settings, deadline, backend, progress, warnings=warnings)
 
 
 def find_pairs(run: SolveRun) -> Reach:
@@ -448,6 +453,10 @@ def _take_mip_answer(run: SolveRun, prepared: Prepared, found: Found, mip: MipOu
     """The MIP's status, bound and plan, each checked against what is already known."""
     best, backend = found.best, run.backend.name
     status, bound = result.status, mip.bound
+    if result.status == SolveStatus.ERROR:
+        run.warnings.append(f"{result.message or backend + ' failed'}; " + (
+            "the best plan found so far is kept" if best is not None
+            else "no plan was found before it failed"))
     tolerance = TOLERANCE * max(1.0, abs(best.value)) if best is not None else 0.0
     # "Optimal" within the gap may sit a little below a plan found by the search, but
     # its bound may not. (CBC 2.10.3's preprocessing was seen claiming both too low.)
