@@ -55,6 +55,11 @@ class InputError(LifecircleError, ValueError):
         super().__init__("\n".join(str(p) for p in self.problems) or "invalid input")
 
 
+class TooLargeError(InputError):
+    """The model would not fit in this machine's memory (:mod:`optimizer.memory`); raised
+    before it is built, naming its size and the memory available."""
+
+
 class InfeasibleError(LifecircleError):
     """The constraints cannot all hold; the message says which ones bind."""
 

@@ -45,6 +45,7 @@ from optimizer.deadline import Deadline, StopSignal
 from optimizer.heuristics import greedy_swap
 from optimizer.instance import SitingInstance
 from optimizer.lns import large_neighbourhood_search, lns_applicable
+from optimizer.memory import check_memory
 from optimizer.model import MilpArrays, build_milp, full_solution
 from optimizer.phasing import expand_years
 from optimizer.portfolio import STOP_GRACE_S, run_portfolio
@@ -222,7 +223,14 @@ def find_pairs(run: SolveRun) -> Reach:
 
     A KD-tree (Euclidean) or the supplied distance table; sparse, never a dense demand x
     site matrix (:mod:`optimizer.coverage`). Not interrupted by a stop.
+
+    Raises
+    ------
+    TooLargeError
+        The model would not fit in memory (:func:`optimizer.memory.check_memory`, an
+        estimate made before the pairs are built).
     """
+    check_memory(run.instance)
     return compute_reach(run.instance)
 
 
