@@ -251,14 +251,15 @@ def _brief(args: argparse.Namespace) -> int:
 
 def app_command(port: int, address: str) -> list[str]:
     """The ``streamlit run`` command line of ``lifecircle app``: offline settings (no usage
-    statistics, no external IP lookup), a 50 MB upload limit."""
+    statistics, no external IP lookup), a 50 MB upload limit, no full garbage collection
+    after every script run (see ``.streamlit/config.toml``)."""
     from importlib import resources
 
     entry = Path(str(resources.files("webapp"))) / "entry.py"
     return [sys.executable, "-m", "streamlit", "run", str(entry),
             "--server.port", str(port), "--server.address", address,
             "--server.headless", "true", "--server.maxUploadSize", "50",
-            "--server.fileWatcherType", "none",
+            "--server.fileWatcherType", "none", "--runner.postScriptGC", "false",
             "--browser.gatherUsageStats", "false", "--browser.serverAddress", address,
             "--client.toolbarMode", "minimal", "--theme.primaryColor", "#1f6f5c",
             "--theme.base", "light"]

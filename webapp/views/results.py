@@ -81,15 +81,38 @@ def _progress_chart(events, lang: str, until: float | None = None) -> None:
     st.altair_chart(chart, width="stretch")
 
 
-@st.fragment(run_every=0.5)
+QUEUED_POLL_S = 3.0
+"""How often a queued solve's page asks whether its turn came (a fragment run each time)."""
+RUNNING_POLL_S = 0.5
+"""How often the page of the running solve redraws its progress."""
+
+
 def _live(key: str, lang: str) -> None:
-    """Progress of a running solve, refreshed twice a second; a full rerun when done."""
+    """A queued or running solve: only the running one's page polls often, so ten waiting
+    sessions do not keep the server busy with script runs."""
     job = session.jobs().job(key)
-    if job is None or job.state == "done":
+    if job is not None and job.state == "queued":
+        _queued(key, lang)
+    else:
+        _running(key, lang)
+
+
+@st.fragment(run_every=QUEUED_POLL_S)
+def _queued(key: str, lang: str) -> None:
+    """The "queued" notice, checked every few seconds; a full rerun once it starts."""
+    job = session.jobs().job(key)
+    if job is None or job.state != "queued":
         st.rerun(scope="app")
         return
-    if job.state == "queued":
-        st.info(tr("queued", lang))
+    st.info(tr("queued", lang))
+
+
+@st.fragment(run_every=RUNNING_POLL_S)
+def _running(key: str, lang: str) -> None:
+    """Progress of a running solve, refreshed twice a second; a full rerun when done."""
+    job = session.jobs().job(key)
+    if job is None or job.state != "running":
+        st.rerun(scope="app")
         return
     seconds = time.monotonic() - job.started
     limit = number(job.spec.solver.time_limit_s, lang)
