@@ -925,3 +925,10 @@ def test_least_cost_with_soft_floors_never_rises_with_the_budget() -> None:
     some = run(least_cost_soft_floor_instance(1.0))
     assert none.status == some.status == "optimal"
     assert some.objective <= none.objective
+
+
+def test_forced_site_no_year_can_hold_is_explained() -> None:
+    plan = run(forced_phasing_instance([0.5, 0.5]))
+    assert plan.status == "infeasible"
+    assert plan.explanation == ("site s0 is forced open and costs at least 1, more than any "
+                                "year's budget (at most 0)",)
