@@ -73,8 +73,7 @@ def assess(instance: SitingInstance, reach: Reach, problem: ReducedProblem,
                                 type_index[year_index <= y])
                   for y in range(len(problem.year_names))]
     if instance.policy.objective == "min_cost":
-        cost = float(instance.site_cost[site_index, type_index].sum())
-        value, parts = -cost, {"cost": cost}
+        value, parts = least_cost_objective(instance, site_index, type_index, coverage)
     elif yearly is not None and instance.policy.phasing == "accumulated":
         values = [plan_objective(instance, c)[0] for c in yearly]
         value = float(sum(values))
@@ -87,6 +86,28 @@ def assess(instance: SitingInstance, reach: Reach, problem: ReducedProblem,
         value, parts = plan_objective(instance, coverage)
     return Candidate(columns, site_index, type_index, coverage, value, parts, violations,
                      source, year_index, yearly)
+
+
+def least_cost_objective(instance: SitingInstance, site_index: np.ndarray,
+                         type_index: np.ndarray, coverage: UnitCoverage
+                         ) -> tuple[float, dict]:
+    r"""The least-cost objective, negated (internal values are maximised), with its parts.
+
+    :math:`\sum_k c_k x_k`, plus :math:`\pi \sum_{c,t} s_{ct}` (``floor_penalty`` per
+    person short) with soft floors: what the model minimises, so that a larger budget never
+    reports a higher value.
+    """
+    policy = instance.policy
+    cost = float(instance.site_cost[site_index, type_index].sum())
+    parts: dict = {"cost": cost}
+    total = cost
+    if policy.has_soft_floors:
+        short = {name: people for name, people in floor_shortfalls(instance, coverage).items()
+                 if name.startswith("floor")}
+        penalty = policy.floor_penalty * float(sum(short.values()))
+        parts.update(floor_shortfall=short, floor_penalty=penalty)
+        total += penalty
+    return -total, parts
 
 
 def _assignment(instance: SitingInstance, problem: ReducedProblem, milp: MilpArrays,

@@ -11,12 +11,13 @@ import numpy as np
 from optimizer.errors import InputError, Problem
 from optimizer.instance import ANY_TYPE, SitingInstance
 from optimizer.policy import Policy
-from optimizer.results import UnitCoverage, floor_shortfalls
+from optimizer.results import UnitCoverage, floor_shortfalls, worst_group_share
 
 
 def explain_infeasibility(instance: SitingInstance) -> list[str]:
     """Reasons why forced sites, caps and budget cannot hold together (empty if none found)."""
     reasons = []
+    policy = instance.policy
     forced_cost = 0.0
     per_type_count = np.zeros(instance.n_types, dtype=np.int64)
     per_type_cost = np.zeros(instance.n_types)
@@ -40,16 +41,24 @@ def explain_infeasibility(instance: SitingInstance) -> list[str]:
             if not np.isfinite(costs).any():
                 reasons.append(f"site {site_id} is forced open but has no cost for any type")
                 continue
-            forced_cost += float(np.nanmin(costs))
+            cost = float(np.nanmin(costs))
         else:
-            forced_cost += float(instance.site_cost[site, t])
+            cost = float(instance.site_cost[site, t])
             per_type_count[t] += 1
-            per_type_cost[t] += float(instance.site_cost[site, t])
+            per_type_cost[t] += cost
+        forced_cost += cost
+        if policy.has_phasing and cost > float(np.max(policy.year_budget)) * (1 + 1e-12):
+            reasons.append(f"site {site_id} is forced open and costs at least {cost:,.0f}, "
+                           f"more than any year's budget (at most "
+                           f"{float(np.max(policy.year_budget)):,.0f})")
     if forced_cost > instance.budget * (1 + 1e-12):
         reasons.append(
             f"forced sites cost at least {forced_cost:,.0f} but the budget is "
             f"{instance.budget:,.0f}"
         )
+    if policy.has_phasing and forced_cost > float(np.sum(policy.year_budget)) * (1 + 1e-12):
+        reasons.append(f"forced sites cost at least {forced_cost:,.0f} but the year budgets "
+                       f"add up to {float(np.sum(policy.year_budget)):,.0f}")
     for t, ftype in enumerate(instance.types):
         if ftype.max_sites is not None and per_type_count[t] > ftype.max_sites:
             reasons.append(
@@ -75,7 +84,8 @@ def plan_violations(
 ) -> list[str]:
     """Constraints a plan breaks (empty list: feasible), checked on the original instance.
 
-    With ``coverage``, hard equity floors, city-wide targets and capacities are checked too.
+    With ``coverage``, hard equity floors, city-wide targets, max-min's worst share (second
+    stage) and capacities are checked too.
     """
     found = []
     policy = instance.policy
@@ -112,6 +122,11 @@ def plan_violations(
         for name, short in floor_shortfalls(instance, coverage).items():
             if name.startswith("target") or policy.floor_mode == "hard":
                 found.append(f"{name} is {short:,.1f} people short")
+        if policy.worst_share_floor is not None:
+            worst = worst_group_share(instance, coverage)
+            if worst < policy.worst_share_floor - 1e-6:
+                found.append(f"the worst group's share {worst:.6g} is below the max-min "
+                             f"floor {policy.worst_share_floor:.6g}")
         if coverage.utilisation is not None and policy.site_capacity is not None:
             capacity = policy.site_capacity[site_index, type_index]
             use = coverage.utilisation[site_index]

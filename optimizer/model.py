@@ -61,6 +61,8 @@ class ModelLayout:
     circle_members: sparse.csr_matrix | None
     circle_constant: float
     minimise_cost: bool
+    worst_share: int = -1
+    """The max-min share variable z (-1: none)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -234,6 +236,9 @@ def build_milp(problem: ReducedProblem) -> MilpArrays:
     if maxmin:
         minimise = True  # no coverage terms in the objective: only the worst share z
         worst = int(asm.add_variables(1, objective=1.0)[0])
+    elif policy.worst_share_floor is not None:  # max-min's second stage: z fixed at z*
+        worst = int(asm.add_variables(1, lower=policy.worst_share_floor,
+                                      upper=policy.worst_share_floor)[0])
     asm.lower[0][problem.forced_columns] = 1.0
 
     capacitated = np.isin(problem.group_type, policy.capacitated_types())
@@ -312,7 +317,7 @@ def build_milp(problem: ReducedProblem) -> MilpArrays:
                                          minimise)
     circle, members, circle_constant = _circle_rows(asm, problem, y_var, assign_var,
                                                     assign_group, minimise)
-    if maxmin:
+    if maxmin or policy.worst_share_floor is not None:
         _worst_share_rows(asm, problem, y_var, assign_var, assign_group, worst)
     layout = ModelLayout(
         x=x, y=y_var[y_groups], y_group=y_groups, components=tuple(components),
@@ -320,6 +325,7 @@ def build_milp(problem: ReducedProblem) -> MilpArrays:
         assignment_group=assign_group, assignment_column=assign_column,
         served_rows=served_rows, circle=circle, circle_members=members,
         circle_constant=circle_constant, minimise_cost=minimise and not maxmin,
+        worst_share=worst if maxmin or policy.worst_share_floor is not None else -1,
     )
     offset = 0.0 if minimise else problem.constant + circle_constant
     return asm.build(offset=offset, n_x=n_x, layout=layout)
@@ -328,11 +334,12 @@ def build_milp(problem: ReducedProblem) -> MilpArrays:
 def _floor_and_target_rows(asm: _Assembly, problem: ReducedProblem, y_var: np.ndarray,
                            assign_var: np.ndarray, assign_group: np.ndarray,
                            minimise: bool) -> tuple[ServedRow, ...]:
-    """Equity floors per (group, type) and city-wide targets per type."""
+    """Equity floors per (group, type) and city-wide targets per type, on the final
+    year's coverage (see :meth:`~optimizer.reduce.ReducedProblem.final_year_groups`)."""
     instance = problem.instance
     policy = instance.policy
     rows: list[ServedRow] = []
-    band0 = problem.group_band == 0
+    band0 = (problem.group_band == 0) & problem.final_year_groups()
     for t, ftype in enumerate(instance.types):
         requests = []
         if policy.target(t) is not None:
@@ -367,10 +374,11 @@ def _floor_and_target_rows(asm: _Assembly, problem: ReducedProblem, y_var: np.nd
 
 def _worst_share_rows(asm: _Assembly, problem: ReducedProblem, y_var: np.ndarray,
                       assign_var: np.ndarray, assign_group: np.ndarray, worst: int) -> None:
-    """Max-min stage: covered share of every group and listed type is at least z."""
+    """Max-min: covered share of every group and listed type is at least z (the variable
+    maximised in the first stage, fixed at :math:`z^*` in the second)."""
     instance = problem.instance
     policy = instance.policy
-    band0 = problem.group_band == 0
+    band0 = (problem.group_band == 0) & problem.final_year_groups()
     for t in policy.maxmin_types:
         for c, name in enumerate(policy.group_names):
             units = np.nonzero(policy.unit_group == c)[0]
@@ -471,6 +479,8 @@ def full_solution(problem: ReducedProblem, chosen_columns: np.ndarray,
         for q, u in enumerate(layout.circle):
             groups = members.indices[members.indptr[q]:members.indptr[q + 1]]
             values[u] = covered[groups].min() if len(groups) else 1.0
+    if layout.worst_share >= 0:
+        values[layout.worst_share] = milp.col_lower[layout.worst_share]
     for row in layout.served_rows:
         if row.slack >= 0:
             terms = row.variables != row.slack

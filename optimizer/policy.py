@@ -13,14 +13,20 @@ Each switch adds variables and constraint blocks to the same model (see
 * **City-wide targets** (``target_share``): :math:`E_t + \sum_{g \in t} S_g \ge f_t P_t`.
 * **Least cost** (``objective = "min_cost"``): minimise :math:`\sum_k c_k x_k` subject to the
   floors and targets (the set-covering problem when every target is 100 % of the reachable
-  population).
+  population). With soft floors the objective is cost plus penalties,
+  :math:`\sum_k c_k x_k + \pi \sum_{c,t} s_{ct}` (``floor_penalty`` :math:`\pi` is then a
+  cost per person short), and that sum is what is reported as the objective and bound
+  (its parts: ``cost`` and ``floor_penalty``), so it never rises with the budget.
 * **Complete life circle** (``circle_types``, ``circle_weight``, ``circle_population``):
   :math:`u_i \le y_{g(i,t)}` for every listed type; the objective gains
   :math:`\omega \sum_i q_i u_i` for residents with every listed service within reach.
 * **Max-min** (``maxmin_types``, with ``unit_group``): first raise the worst-covered group
   as far as possible, :math:`\max z` s.t. :math:`E_{ct} + \sum_{g \in c,t} S_g \ge z P_{ct}`
   for every group and listed type; then maximise coverage with that share :math:`z^*` as
-  a hard floor for every group (lexicographic, two solves).
+  a hard floor for every group (lexicographic, two solves; the second stage's policy holds
+  :math:`z^*` as ``worst_share_floor``). Soft floors play no part in the first stage (they
+  are penalties, not limits, and would be traded against :math:`z`) and stay soft in the
+  second.
 * **Multi-year phasing** (``years``, ``year_budget``, ``phasing``): see
   :mod:`optimizer.phasing`.
 * **Capacities** (``site_capacity``): demand is assigned fractionally to open facilities in
@@ -45,7 +51,11 @@ FLOOR_MODES = ("hard", "soft")
 
 @dataclass(frozen=True, eq=False)
 class Policy:
-    """Optional policy constraints and objective terms (see the module docstring)."""
+    """Optional policy constraints and objective terms (see the module docstring).
+
+    ``worst_share_floor`` is internal: max-min's second stage (see
+    :func:`optimizer.solve.solve`), the worst share :math:`z^*` every group must keep.
+    """
 
     unit_group: np.ndarray | None = None
     group_names: tuple[str, ...] = ()
@@ -65,6 +75,7 @@ class Policy:
     years: tuple[str, ...] = ()
     year_budget: np.ndarray | None = None
     phasing: str = "accumulated"
+    worst_share_floor: float | None = None
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
@@ -76,6 +87,10 @@ class Policy:
                                  or (self.has_floors and self.phasing == "accumulated")):
             raise ValueError("multi-year phasing combines with targets, least cost and "
                              "(final-year) floors only")
+        if self.worst_share_floor is not None and not (
+                self.maxmin_types and 0.0 <= self.worst_share_floor <= 1.0):
+            raise ValueError("worst_share_floor (max-min's second stage) needs maxmin_types "
+                             "and a share between 0 and 1")
 
     def floor(self, type_index: int) -> float | None:
         if type_index < len(self.floor_share):
@@ -90,6 +105,10 @@ class Policy:
     @property
     def has_floors(self) -> bool:
         return self.unit_group is not None and any(f is not None for f in self.floor_share)
+
+    @property
+    def has_soft_floors(self) -> bool:
+        return self.has_floors and self.floor_mode == "soft"
 
     @property
     def has_targets(self) -> bool:

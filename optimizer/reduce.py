@@ -48,7 +48,9 @@ class ReducedProblem:
     forced_columns
         Columns that must open (site forced to that type).
     forced_any_sites
-        Sites that must open as some type.
+        Sites that must open as some type (after
+        :func:`optimizer.phasing.expand_years`: also the sites of the forced columns, which
+        open in some year).
     stats
         Sizes before and after each reduction, for the solver report.
     group_population, group_band, group_code
@@ -64,6 +66,9 @@ class ReducedProblem:
         under the total budget only.
     column_year, year_names
         The year each column opens in (multi-year phasing only).
+    group_year
+        The year whose coverage each group counts (accumulated phasing only: the groups
+        are copied per year); floors, targets and shares hold in the final year's groups.
     """
 
     instance: SitingInstance
@@ -86,6 +91,14 @@ class ReducedProblem:
     area_names: tuple[str, ...] = ()
     column_year: np.ndarray | None = None
     year_names: tuple[str, ...] = ()
+    group_year: np.ndarray | None = None
+
+    def final_year_groups(self) -> np.ndarray:
+        """Boolean mask of the groups counting the final year's coverage (all groups
+        without accumulated phasing)."""
+        if self.group_year is None:
+            return np.ones(self.n_groups, dtype=bool)
+        return self.group_year == (len(self.year_names) - 1)
 
     @property
     def n_columns(self) -> int:

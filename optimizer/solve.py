@@ -58,9 +58,11 @@ def explain_policy_infeasibility(
     hard_requests = (policy.has_floors and policy.floor_mode == "hard") or policy.has_targets
     if reasons or not hard_requests or not np.isfinite(instance.budget):
         return reasons
+    hard = replace(policy, objective="min_cost", maxmin_types=(), worst_share_floor=None)
+    if policy.has_soft_floors:
+        hard = replace(hard, floor_share=())  # penalties, not requests
     cheapest = solve(
-        SitingInstance(**{**instance.__dict__, "budget": np.inf,
-                          "policy": replace(policy, objective="min_cost")}),
+        SitingInstance(**{**instance.__dict__, "budget": np.inf, "policy": hard}),
         time_limit_s=10.0, heuristic=False, should_stop=should_stop,
     )
     if cheapest.has_solution and cheapest.bound is not None and (
@@ -158,7 +160,9 @@ def solve(
     settings = stages.SolveSettings(
         solver=solver, mip_gap=mip_gap, threads=threads, seed=seed, verbose=verbose,
         reductions=reductions, heuristic=heuristic, use_mip=use_mip, lns=lns)
-    if instance.policy.maxmin_types and instance.policy.objective == "coverage":
+    policy = instance.policy
+    if policy.maxmin_types and policy.objective == "coverage" \
+            and policy.worst_share_floor is None:
         return _solve_maxmin(instance, settings, deadline, progress=progress)
     run = stages.begin(instance, settings, deadline, progress=progress)
     reasons = explain_infeasibility(instance)
@@ -178,27 +182,28 @@ def _solve_maxmin(instance: SitingInstance, settings: stages.SolveSettings,
                   deadline: Deadline, *, progress: ProgressCallback | None) -> Plan:
     r"""Lexicographic max-min: raise the worst group's share, then maximise coverage.
 
-    The first stage, :math:`\max z` (see :mod:`optimizer.policy`), gets half the time
-    limit; the second maximises coverage with :math:`z^*` as a hard floor for the rest
-    (at least 1 s). Both share the deadline's stop signal: stopped during the first stage,
-    the second is cut short too; if it then has no plan, the first stage's plan (which
-    meets the floor it set) is returned, scored for coverage, with the second stage's bound.
+    The first stage, :math:`\max z` (see :mod:`optimizer.policy`), subject to the hard
+    floors and targets (soft floors left out: a penalty is no limit, and would be traded
+    against :math:`z`), gets half the time limit; the second maximises coverage, soft-floor
+    penalties included, with :math:`z^*` as a hard floor on every group's share
+    (``Policy.worst_share_floor``) for the rest (at least 1 s). Both share the deadline's
+    stop signal: stopped during the first stage, the second is cut short too; if it then
+    has no plan, the first stage's plan (which meets the floor it set) is returned, scored
+    for coverage, with the second stage's bound.
     """
     policy = instance.policy
     options = {**asdict(settings), "progress": progress, "should_stop": deadline.stop}
+    first_policy = replace(policy, objective="maxmin")
+    if policy.has_soft_floors:
+        first_policy = replace(first_policy, floor_share=())
     first = solve(
-        replace(instance, policy=replace(policy, objective="maxmin")),
+        replace(instance, policy=first_policy),
         time_limit_s=deadline.limit_s / 2, **{**options, "heuristic": False},
     )
     if not first.has_solution:
-        return first
-    share = max(0.0, float(first.objective) - 1e-9)
-    floors = list(policy.floor_share) + [None] * (instance.n_types - len(policy.floor_share))
-    for t in policy.maxmin_types:
-        floors[t] = max(floors[t] or 0.0, share)
-    second_policy = replace(policy, maxmin_types=(), floor_share=tuple(floors),
-                            floor_mode="hard")
-    second_instance = replace(instance, policy=second_policy)
+        return replace(first, instance=instance)
+    share = min(1.0, max(0.0, float(first.objective) - 1e-9))
+    second_instance = replace(instance, policy=replace(policy, worst_share_floor=share))
     second = solve(second_instance, time_limit_s=deadline.left(at_least=1.0), **options)
     warnings = first.report.warnings + second.report.warnings
     if deadline.stop.seen:

@@ -141,7 +141,9 @@ def _solve(args: argparse.Namespace) -> int:
         return EXIT_NO_SOLUTION
     table = plan.coverage_by_type()
     gap = f"{100 * plan.gap:.3f}%" if plan.gap is not None else "n/a"
-    what = "cost" if result.spec.policy.objective == "min_cost" else "objective"
+    what = "objective"
+    if result.spec.policy.objective == "min_cost":
+        what = "cost + floor penalty" if plan.instance.policy.has_soft_floors else "cost"
     budget = f"{plan.instance.budget:,.0f}" if math.isfinite(plan.instance.budget) \
         else "no budget limit"
     print(f"{result.spec.name}: {plan.status}, {what} {plan.objective:,.1f}, "

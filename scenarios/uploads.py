@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 import zipfile
+import zlib
 from io import BytesIO
 from pathlib import Path, PurePosixPath
 
 from optimizer.errors import InputError, Problem
+from optimizer.io import single_line_problems
 
 TABLE_SUFFIXES = {".csv", ".txt", ".xlsx", ".gpkg", ".geojson", ".json", ".parquet",
                   ".geoparquet", ".fgb", ".zip"}
@@ -20,6 +22,12 @@ NETWORK_SUFFIXES = {".graphml", ".gpkg", ".geojson", ".json", ".zip"}
 MAX_UPLOAD_BYTES = 50 * 2**20
 MAX_UNPACKED_BYTES = 200 * 2**20
 MAX_MEMBERS = 200
+_UNREADABLE_MEMBER = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError,
+                      RuntimeError, ValueError, OSError)
+"""What reading a member of a zip with a sound directory can raise: bad CRC-32 or
+stream (BadZipFile, zlib.error, EOFError), an unsupported version or compression method
+(NotImplementedError), encryption (RuntimeError), an impossible header (ValueError,
+OSError)."""
 
 
 def _safe_name(name: str) -> str:
@@ -27,6 +35,7 @@ def _safe_name(name: str) -> str:
     return stem or "upload"
 
 
+@single_line_problems
 def save_upload(name: str, content: bytes, folder: str | Path, *, role: str,
                 allowed: set[str] = TABLE_SUFFIXES,
                 max_bytes: int = MAX_UPLOAD_BYTES) -> Path:
@@ -37,7 +46,8 @@ def save_upload(name: str, content: bytes, folder: str | Path, *, role: str,
     Raises
     ------
     InputError
-        Unsupported type, too large, or a zip that is unsafe or holds no readable layer.
+        Unsupported type, too large, or a zip that is unsafe, damaged or holds no readable
+        layer; names echoed from the upload are shown on one line.
     """
     label = name
     suffix = Path(name).suffix.lower()
@@ -62,6 +72,9 @@ def _unzip(content: bytes, folder: Path, label: str) -> Path:
         members = archive.infolist()
     except zipfile.BadZipFile:
         raise InputError([Problem("not a valid zip file", file=label)]) from None
+    except _UNREADABLE_MEMBER as error:
+        raise InputError([Problem(f"cannot unpack the zip ({_reason(error)}): zip it again "
+                                  f"with standard settings", file=label)]) from None
     if len(members) > MAX_MEMBERS:
         raise InputError([Problem(f"zip holds {len(members)} files (at most {MAX_MEMBERS})",
                                   file=label)])
@@ -78,8 +91,14 @@ def _unzip(content: bytes, folder: Path, label: str) -> Path:
         if member.is_dir():
             continue
         out = folder / _safe_name(path.name)
-        with archive.open(member) as source:
-            data = source.read(MAX_UNPACKED_BYTES + 1)
+        try:
+            with archive.open(member) as source:
+                data = source.read(MAX_UNPACKED_BYTES + 1)
+        except _UNREADABLE_MEMBER as error:
+            raise InputError([Problem(
+                f"zip member '{member.filename}' cannot be unpacked ({_reason(error)}); the "
+                f"zip is damaged or uses a feature not supported here: zip it again with "
+                f"standard settings", file=label)]) from None
         if len(data) > MAX_UNPACKED_BYTES:
             raise InputError([Problem("zip member too large", file=label)])
         out.write_bytes(data)
@@ -90,3 +109,9 @@ def _unzip(content: bytes, folder: Path, label: str) -> Path:
         raise InputError([Problem(f"zip must hold exactly one .shp (or one geodata file); "
                                   f"found {found}", file=label)])
     return layers[0]
+
+
+def _reason(error: BaseException) -> str:
+    """The library's reason, without a trailing period (e.g. "Bad CRC-32 for file ...")."""
+    text = str(error).strip().rstrip(".")
+    return text or type(error).__name__

@@ -440,17 +440,41 @@ def test_geopackage_random_columns_geometries_and_corruption(role: str,
 # ----------------------------------------------------------------------- zipped shapefile
 
 
+def flipped_data_byte(data: bytes) -> bytes:
+    """The first member's data changed after its header: the CRC-32 no longer matches."""
+    if not data.startswith(b"PK\x03\x04"):
+        return data
+    name_length, extra_length = int.from_bytes(data[26:28], "little"), \
+        int.from_bytes(data[28:30], "little")
+    at = 30 + name_length + extra_length
+    if at >= len(data) or data.find(b"PK\x01\x02") <= at:
+        return data  # no data in the first member
+    return data[:at] + bytes([data[at] ^ 0x5A]) + data[at + 1:]
+
+
+def needs_version_64(data: bytes) -> bytes:
+    """The first member's "version needed to extract" raised to 6.4 (unsupported)."""
+    central = data.find(b"PK\x01\x02")
+    if not data.startswith(b"PK\x03\x04") or central < 0:
+        return data
+    out = bytearray(data)
+    out[4] = 64  # local header
+    out[central + 6] = 64
+    return bytes(out)
+
+
 ZIP_NAMES = st.sampled_from(["../evil.shp", "/abs/x.csv", "a\\b.shp", "dir/", "more.shp",
                              "deep/dir/layer.dbf", "x.gpkg", "..", "readme.txt", "layer.cpg",
-                             "名称.shp", "../../etc/passwd"]) | PRINTABLE
-"""Member names; names with line breaks are a known bug (see the xfail tests below)."""
+                             "名称.shp", "../../etc/passwd", "\n\\b.shp",
+                             "a\r\nb.csv", "x\x1e.shp"]) | PRINTABLE | TEXT.filter(bool)
+"""Member names, with line breaks and other control characters among them."""
 
 
 @st.composite
 def zip_uploads(draw: st.DrawFn, role: str) -> bytes:
     """A zipped Shapefile (geopandas-written), with random extra members (``../`` and
-    absolute paths, backslashes, several layers). Well-formed as a zip: corrupted zips are
-    a known bug of :mod:`scenarios.uploads` (see the xfail tests below)."""
+    absolute paths, backslashes, several layers), sometimes with the zip's own bytes
+    corrupted (its directory, headers or member data)."""
     frame = draw(geodataframes(n_max=3, role=role))
     members: list[tuple[str, bytes]] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -471,7 +495,11 @@ def zip_uploads(draw: st.DrawFn, role: str) -> bytes:
                 archive.writestr(name, content)
             except (ValueError, UnicodeEncodeError):
                 continue
-    return buffer.getvalue()
+    content = buffer.getvalue()
+    if draw(st.integers(0, 3)) == 0:
+        content = draw(st.sampled_from([corrupt(content, draw), flipped_data_byte(content),
+                                        needs_version_64(content)]))
+    return content
 
 
 @sized(ci=60, long=2500, deadline_ms=DEADLINE_MS)
@@ -497,19 +525,6 @@ def good_zip() -> bytes:
     return buffer.getvalue()
 
 
-def flipped_data_byte(data: bytes) -> bytes:
-    """The member's data changed after its header: the CRC-32 no longer matches."""
-    at = data.index(b"D000")
-    return data[:at] + b"X" + data[at + 1:]
-
-
-def needs_version_64(data: bytes) -> bytes:
-    """The member's "version needed to extract" raised to 6.4 (unsupported)."""
-    out = bytearray(data)
-    out[4] = 64  # local header
-    central = data.index(b"PK\x01\x02")
-    out[central + 6] = 64
-    return bytes(out)
 
 
 def with_member(name: str) -> bytes:
@@ -519,26 +534,22 @@ def with_member(name: str) -> bytes:
     return buffer.getvalue()
 
 
-UPLOADS_BUG = (
-    "bug in scenarios/uploads.py (not fixed here: outside the files this change may touch): "
-    "_unzip catches zipfile.BadZipFile only around ZipFile(), not around archive.open() / "
-    "read(), so a zip whose member data is corrupt (bad CRC-32, unsupported version, bad "
-    "compressed stream) escapes as BadZipFile / NotImplementedError / zlib.error / "
-    "EOFError, and a member name with a line break is echoed into a two-line message; the "
-    "app (webapp/views/data.py) catches InputError only"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=UPLOADS_BUG)
-@pytest.mark.parametrize("content", [
-    flipped_data_byte(good_zip()), needs_version_64(good_zip()),
+@pytest.mark.parametrize(("content", "message"), [
+    (flipped_data_byte(good_zip()), "demand.zip: zip member 'demand.csv' cannot be unpacked "
+     "(Bad CRC-32 for file 'demand.csv'); the zip is damaged or uses a feature not "
+     "supported here: zip it again with standard settings"),
+    (needs_version_64(good_zip()), "demand.zip: cannot unpack the zip (zip file version 6.4):"
+     " zip it again with standard settings"),
 ], ids=["bad_crc", "zip_version_6.4"])
-def test_corrupted_zip_upload_is_refused_cleanly(tmp_path: Path, content: bytes) -> None:
-    """Shrunk from test_zipped_shapefile_upload_then_load (before corrupted zips were left
-    out of it): the zip's directory is fine, its member is not."""
+def test_corrupted_zip_upload_is_refused_cleanly(tmp_path: Path, content: bytes,
+                                                 message: str) -> None:
+    """Shrunk from test_zipped_shapefile_upload_then_load: the zip's directory is fine, its
+    member is not (once a BadZipFile / NotImplementedError traceback in the app)."""
+    assert content != good_zip()
     with pytest.raises(InputError) as caught:
         save_upload("demand.zip", content, tmp_path, role="demand")
     check_problems(caught.value)
+    assert str(caught.value) == message
 
 
 def test_good_zip_upload_is_read(tmp_path: Path) -> None:
@@ -547,12 +558,12 @@ def test_good_zip_upload_is_read(tmp_path: Path) -> None:
     assert path.name == "demand.csv" and path.read_bytes() == (TINY / "demand.csv").read_bytes()
 
 
-@pytest.mark.xfail(strict=True, reason=UPLOADS_BUG)
 def test_zip_member_name_with_a_line_break_gives_one_line(tmp_path: Path) -> None:
     """Shrunk from test_zipped_shapefile_upload_then_load: a member called '\\n\\\\b.shp'."""
     with pytest.raises(InputError) as caught:
         save_upload("demand.zip", with_member("\n\\b.shp"), tmp_path, role="demand")
     check_problems(caught.value)
+    assert str(caught.value) == "demand.zip: zip member '\\n\\b.shp' points outside the archive"
 
 
 # -------------------------------------------------------------------------------- GraphML

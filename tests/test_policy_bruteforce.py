@@ -13,7 +13,8 @@ Semantics checked (see the module docstring of :mod:`optimizer.policy`):
   count) >= share * group population, hard (plans excluded) or soft (objective minus
   penalty * people short);
 * city-wide targets: always hard;
-* least cost: minimise the total cost subject to the budget and the targets / floors;
+* least cost: minimise the total cost subject to the budget and the targets / floors
+  (with soft floors: cost + penalty * people short);
 * complete life circle: the objective gains w * circle population of units covered within
   ``radius_m`` by every listed type;
 * distance decay: credit of the nearest facility's band (1 within ``radius_m``);
@@ -571,6 +572,31 @@ def test_least_cost_matches_brute_force(seed: int) -> None:
     check_optimal(inst, plan, exact, min_cost=True)
     assert plan.report.objective_parts == {"cost": pytest.approx(exact.min_cost)}
     assert plan.summary()["objective"] == pytest.approx(plan.summary()["total_cost"])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_least_cost_with_soft_floors_matches_brute_force(seed: int) -> None:
+    """The objective is cost + penalty x people short, minimised and reported as such."""
+    inst = floors_instance(seed, mode="soft")
+    inst = replace(inst, budget=np.inf if seed % 2 else inst.budget,
+                   policy=replace(inst.policy, objective="min_cost"))
+    exact = brute_force(inst)
+    plan = run(inst)
+    if not exact.any_feasible:
+        assert plan.status == "infeasible" and plan.explanation
+        return
+    penalised = exact.costs + inst.policy.floor_penalty * exact.parts["floor_shortfall"]
+    assert plan.status == "optimal", (plan.status, plan.report.message)
+    row = exact.row(assignment_of(plan))
+    assert exact.feasible[row]
+    assert plan.objective == pytest.approx(float(penalised[exact.feasible].min()),
+                                           rel=1e-7, abs=1e-7)
+    assert plan.objective == pytest.approx(penalised[row], rel=1e-7, abs=1e-7)
+    parts = plan.report.objective_parts
+    assert parts["cost"] == pytest.approx(plan.total_cost)
+    assert parts["floor_penalty"] == pytest.approx(
+        inst.policy.floor_penalty * exact.parts["floor_shortfall"][row], rel=1e-7, abs=1e-7)
+    assert plan.bound is not None and plan.bound <= plan.objective + 1e-6
 
 
 @pytest.mark.parametrize("seed", SEEDS)

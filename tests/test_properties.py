@@ -28,6 +28,7 @@ for the long run recorded in ``docs/bad-inputs.md``).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from itertools import product
 
 import numpy as np
 import pandas as pd
@@ -137,11 +138,6 @@ def cases(draw: st.DrawFn, *, switches: tuple[str, ...] = SWITCHES) -> Case:
         on -= {"circle", "capacity", "area_budgets", "maxmin"}
     if "min_cost" in on:
         on.discard("maxmin")
-    # Known bugs (xfail tests at the end) are left out so that CI keeps finding new ones:
-    if "maxmin" in on:
-        on.discard("soft_floors")  # test_maxmin_with_an_unmet_soft_floor_*
-    if "min_cost" in on:
-        on.discard("soft_floors")  # test_least_cost_with_soft_floors_*
 
     radii = [draw(st.integers(1, 40)) * GRID_M for _ in range(n_types)]
     weights = [draw(st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.0])) for _ in range(n_types)]
@@ -258,8 +254,6 @@ def cases(draw: st.DrawFn, *, switches: tuple[str, ...] = SWITCHES) -> Case:
         policy["phasing"] = draw(st.sampled_from(["accumulated", "final"]))
         if on & {"soft_floors", "hard_floors"}:
             policy["phasing"] = "final"  # floors hold in the final year only
-        if on & {"targets", "min_cost"}:
-            policy["phasing"] = "final"  # test_target_with_accumulated_phasing_*
         if not np.isfinite(budget) or draw(st.booleans()):
             budget = float(policy["year_budget"].sum())  # type: ignore[union-attr]
 
@@ -361,6 +355,37 @@ def reference_value(inst: SitingInstance, sites: np.ndarray, kinds: np.ndarray) 
     return value
 
 
+def least_cost(inst: SitingInstance, sites: np.ndarray, kinds: np.ndarray,
+               served: np.ndarray) -> float:
+    """The least-cost objective of a plan: its cost, plus floor_penalty per person short of
+    a soft floor (what the model minimises). ``served``: people served per unit and type,
+    read for capacitated types only."""
+    value = float(inst.site_cost[sites, kinds].sum())
+    policy = inst.policy
+    if policy.floor_mode == "soft" and policy.has_floors:
+        covered = nearest_by_type(inst, sites, kinds) <= inst.radii[None, :]
+        people = inst.population * covered
+        capacitated = list(policy.capacitated_types())
+        people[:, capacitated] = served[:, capacitated]
+        value += policy.floor_penalty * sum(
+            short for name, short in shortfalls(inst, covered, people).items()
+            if name.startswith("floor"))
+    return value
+
+
+def worst_share(inst: SitingInstance, covered: np.ndarray) -> float:
+    """The lowest covered share over every group and max-min type (1 if none)."""
+    policy = inst.policy
+    shares = [1.0]
+    for t in policy.maxmin_types:
+        pop = inst.population[:, t]
+        for c in range(len(policy.group_names)):
+            members = policy.unit_group == c
+            if pop[members].sum() > 0:
+                shares.append(float(pop[members & covered[:, t]].sum() / pop[members].sum()))
+    return min(shares)
+
+
 def shortfalls(inst: SitingInstance, covered: np.ndarray,
                served: np.ndarray | None = None) -> dict[str, float]:
     """People short of each floor and target (positive entries only)."""
@@ -459,17 +484,18 @@ def check_feasible(inst: SitingInstance, plan: Plan) -> None:
 
 def witness(inst: SitingInstance) -> bool:
     """True when opening only the forced sites (as their type, or their cheapest type) is
-    feasible: then the instance is not infeasible. With phasing they open in the first
-    year, as the optimizer makes them (a known bug: see
-    test_forced_site_may_open_in_a_later_year)."""
+    feasible: then the instance is not infeasible. With phasing, in any years (every
+    assignment of years is tried)."""
     sites = inst.forced_sites.astype(np.int64)
     kinds = inst.forced_type.copy()
     for k, (site, kind) in enumerate(zip(sites, kinds, strict=True)):
         if kind == ANY_TYPE:
             costs = inst.site_cost[site]
             kinds[k] = int(np.nanargmin(costs)) if np.isfinite(costs).any() else 0
-    years = np.zeros(len(sites), dtype=np.int64) if inst.policy.has_phasing else None
-    return not violations(inst, sites, kinds, years)
+    if not inst.policy.has_phasing:
+        return not violations(inst, sites, kinds, None)
+    return any(not violations(inst, sites, kinds, np.array(years, dtype=np.int64))
+               for years in product(range(len(inst.policy.years)), repeat=len(sites)))
 
 
 def check_bound(inst: SitingInstance, plan: Plan) -> None:
@@ -479,7 +505,9 @@ def check_bound(inst: SitingInstance, plan: Plan) -> None:
     assert plan.objective is not None
     if inst.policy.objective == "min_cost":
         assert at_most(plan.bound, plan.objective), (plan.bound, plan.objective)
-        assert close(plan.objective, plan.total_cost)
+        assert plan.coverage is not None
+        assert close(plan.objective, least_cost(inst, plan.site_index, plan.type_index,
+                                                plan.coverage.served))
     else:
         assert at_most(plan.objective, plan.bound), (plan.objective, plan.bound)
     assert plan.gap is None or plan.gap >= -1e-9
@@ -503,10 +531,15 @@ def check_coverage(inst: SitingInstance, plan: Plan) -> None:
     assert plan.coverage is not None
     assert (plan.coverage.covered == covered).all(), "per-unit coverage differs"
     policy = inst.policy
+    if policy.maxmin_types and not policy.capacitated_types():
+        # The second stage keeps the worst share the first stage reached.
+        reached = plan.report.objective_parts["worst_group_share"]
+        assert worst_share(inst, covered) >= reached - 1e-6, (worst_share(inst, covered),
+                                                              reached)
     if policy.objective == "min_cost":
-        assert close(plan.objective, float(inst.site_cost[sites, kinds].sum()))
-    elif policy.capacitated_types() or (policy.maxmin_types and policy.floor_mode == "soft"):
-        return  # served comes from an assignment LP; max-min makes soft floors hard
+        assert close(plan.objective, least_cost(inst, sites, kinds, plan.coverage.served))
+    elif policy.capacitated_types():
+        return  # served comes from an assignment LP
     elif policy.has_phasing and policy.phasing == "accumulated":
         assert years is not None
         value = sum(reference_value(inst, sites[years <= y], kinds[years <= y])
@@ -723,20 +756,12 @@ def maxmin_soft_floor_instance(canteen_floor: float) -> SitingInstance:
     )
 
 
-MAXMIN_SOFT_FLOORS = (
-    "bug in optimizer/solve.py (_solve_maxmin) and optimizer/model.py: max-min's second "
-    "stage makes every floor hard (floor_mode='hard'), and its first stage keeps the soft "
-    "floors' penalties beside the worst share z, so a soft floor that cannot be met turns a "
-    "feasible scenario 'infeasible' (explained as if the floor were hard) and the first "
-    "stage trades the worst share for penalties"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=MAXMIN_SOFT_FLOORS)
 def test_maxmin_with_an_unmet_soft_floor_is_not_infeasible() -> None:
     """Shrunk by hypothesis from test_plan_is_feasible_recomputable_and_bounded: max-min on
     type0, a 10 % soft floor on type2 that nothing can reach, no forced site. The empty
-    plan is feasible (soft floors only cost a penalty), yet the solve says infeasible."""
+    plan is feasible (soft floors only cost a penalty). Fixed bug (optimizer/solve.py,
+    _solve_maxmin): the second stage made every floor hard, so the solve said
+    infeasible."""
     kinds = tuple(FacilityType(f"type{t}", radius_m=10.0, weight=0.0, population=f"pop{t}")
                   for t in range(3))
     population = np.zeros((6, 3))
@@ -759,10 +784,11 @@ def test_maxmin_with_an_unmet_soft_floor_is_not_infeasible() -> None:
     assert plan.status == "optimal", plan.explanation
 
 
-@pytest.mark.xfail(strict=True, reason=MAXMIN_SOFT_FLOORS)
 def test_maxmin_with_an_unmet_soft_floor_raises_the_worst_share() -> None:
     """Two parks give the worst group (g1) half its people: the max-min stage must find
-    0.5, whatever a soft canteen floor of 100 % (unreachable for c) costs in penalty."""
+    0.5, whatever a soft canteen floor of 100 % (unreachable for c) costs in penalty.
+    Fixed bug: the first stage kept the soft floors' penalties beside the worst share and
+    traded one for the other."""
     plan = run(maxmin_soft_floor_instance(1.0))
     assert plan.report.objective_parts.get("worst_group_share") == pytest.approx(0.5)
     assert plan.status == "optimal", plan.explanation
@@ -776,10 +802,10 @@ def test_maxmin_with_a_met_soft_floor() -> None:
     assert plan.type_index.tolist() == [0, 0]
 
 
-def forced_phasing_instance(year_budget: list[float]) -> SitingInstance:
+def forced_phasing_instance(year_budget: list[float], forced: int = 0) -> SitingInstance:
     """Shrunk by hypothesis (test_plan_is_feasible_recomputable_and_bounded, with the
-    witness opening forced sites in the first year with room): s0 is forced open as a park
-    (cost 1); two years."""
+    witness opening forced sites in the first year with room): s0 (10 people) or s1 (20) is
+    forced open as a park (cost 1); two years."""
     return SitingInstance(
         types=(FacilityType("park", radius_m=100.0),),
         demand_ids=np.array(["a", "b"], dtype=object),
@@ -789,19 +815,17 @@ def forced_phasing_instance(year_budget: list[float]) -> SitingInstance:
         site_xy=np.array([[0.0, 0.0], [500.0, 0.0]]),
         site_cost=np.array([[1.0], [1.0]]),
         budget=float(sum(year_budget)),
-        forced_sites=np.array([0]), forced_type=np.array([0]),
+        forced_sites=np.array([forced]), forced_type=np.array([0]),
         policy=Policy(years=("2026", "2027"), year_budget=np.array(year_budget),
                       phasing="accumulated"),
     )
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug in optimizer/phasing.py (expand_years): forced columns are fixed in the first "
-    "year's copy only, so a site forced open must open in the first year; with no room in "
-    "that year's budget the scenario is called infeasible ('the solver proved the "
-    "constraints infeasible') although it can open in a later year"))
 @pytest.mark.parametrize("objective", ["coverage", "min_cost"])
 def test_forced_site_may_open_in_a_later_year(objective: str) -> None:
+    """Fixed bug (optimizer/phasing.py, expand_years): forced columns were fixed in the
+    first year's copy only, so with no room in that year's budget the scenario was called
+    infeasible although the site can open in a later year."""
     inst = forced_phasing_instance([0.0, 1.0])
     inst = replace(inst, policy=replace(inst.policy, objective=objective))
     plan = run(inst)
@@ -810,22 +834,32 @@ def test_forced_site_may_open_in_a_later_year(objective: str) -> None:
 
 
 def test_forced_site_opens_in_the_first_year_when_it_fits() -> None:
-    plan = run(forced_phasing_instance([1.0, 1.0]))
-    assert plan.status == "optimal" and plan.objective == 10.0 * 2 + 20.0
+    """The forced site serves more: it opens first."""
+    plan = run(forced_phasing_instance([1.0, 1.0], forced=1))
+    assert plan.status == "optimal" and plan.objective == 20.0 * 2 + 10.0
+    assert plan.site_index.tolist() == [1, 0] and plan.year_index.tolist() == [0, 1]
     check_plan(Case(plan.instance, ("phasing",)), plan)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug in optimizer/model.py (_floor_and_target_rows) with optimizer/phasing.py: under "
-    "accumulated phasing the groups are copied per year, and a city-wide target's row sums "
-    "the covered population of every year's copy against one year's target, so the MIP "
-    "takes a plan that covers half the people in two years as meeting a 100 % target; the "
-    "re-evaluation then rejects it and a feasible scenario ends with status 'error' "
-    "(lifecircle solve: exit 4)"))
+def test_forced_site_waits_for_a_site_that_serves_more() -> None:
+    """The forced site opens in the year the optimum puts it in, not necessarily the first:
+    s1 (20 people) in 2026, the forced s0 (10) in 2027 serve 50 person-years, 10 more than
+    with s0 first (which the solver gave while forced sites had to open in the first
+    year)."""
+    plan = run(forced_phasing_instance([1.0, 1.0]))
+    assert plan.status == "optimal" and plan.objective == 20.0 * 2 + 10.0
+    assert plan.site_index.tolist() == [1, 0] and plan.year_index.tolist() == [0, 1]
+    assert plan.instance.forced_sites.tolist() == [0]
+    check_plan(Case(plan.instance, ("phasing",)), plan)
+
+
 def test_target_with_accumulated_phasing_is_met_in_the_final_year() -> None:
     """Minimal form of a hypothesis example (test_highs_and_cbc_agree_on_proven_optima:
     least cost, phasing, a 100 % target): opening A in 2026 and B in 2027 meets the target
-    for a cost of 2."""
+    for a cost of 2. Fixed bug (optimizer/model.py, _floor_and_target_rows): under
+    accumulated phasing the target's row summed every year's copy of the groups, so the
+    MIP took a plan covering half the people in two years as meeting a 100 % target, the
+    re-evaluation rejected it and the scenario ended with status 'error'."""
     inst = SitingInstance(
         types=(FacilityType("park", radius_m=100.0),),
         demand_ids=np.array(["a", "b"], dtype=object),
@@ -882,15 +916,19 @@ def least_cost_soft_floor_instance(budget: float) -> SitingInstance:
     )
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug in optimizer/solve.py (_assess) and optimizer/model.py: with least cost and soft "
-    "floors the MIP minimises cost + floor_penalty x people short, but the plan is scored "
-    "and reported by its cost alone (and the bound is clamped to that), so the reported "
-    "least cost is not what was minimised: with budget 1 it opens s0 and reports 1, though "
-    "a plan of cost 0 (budget 0) is feasible. Either report cost + penalties or refuse soft "
-    "floors with objective = \"min_cost\""))
 def test_least_cost_with_soft_floors_never_rises_with_the_budget() -> None:
+    """Fixed bug (optimizer/assess.py): the MIP minimised cost + floor_penalty x people
+    short, but the plan was scored and reported by its cost alone, so with budget 1 it
+    opened s0 and reported 1, though a plan of cost 0 (budget 0) is feasible. The objective
+    is now cost + penalty, what the MIP minimises."""
     none = run(least_cost_soft_floor_instance(0.0))
     some = run(least_cost_soft_floor_instance(1.0))
     assert none.status == some.status == "optimal"
     assert some.objective <= none.objective
+
+
+def test_forced_site_no_year_can_hold_is_explained() -> None:
+    plan = run(forced_phasing_instance([0.5, 0.5]))
+    assert plan.status == "infeasible"
+    assert plan.explanation == ("site s0 is forced open and costs at least 1, more than any "
+                                "year's budget (at most 0)",)
