@@ -518,7 +518,7 @@ def _next_walker(crew: _Crew, walkers: list[CoverageSearch]) -> CoverageSearch:
     are fewer than ``_WALKERS`` and a restart fits in the time."""
     chain = int(crew.report["chains"])
     turn = (chain - 1) % _WALKERS
-    if turn == len(walkers):
+    if turn >= len(walkers):  # (a restart that did not fit leaves fewer walkers than turns)
         walker = CoverageSearch(crew.problem)
         if crew.restarts(walker, crew.seed + 7919 * chain, crew.schedule.search_until):
             walkers.append(walker)

@@ -153,3 +153,24 @@ def test_a_model_too_large_for_branch_and_cut_gets_a_second_search(monkeypatch) 
     lagrangian = plan.report.search["lagrangian_bound"]
     assert plan.objective - 1e-6 <= plan.bound <= lagrangian + 1e-6
     assert plan.runtime_s < 9.0
+
+
+def test_next_walker_when_restarts_did_not_fit() -> None:
+    """Regression (maximo-Kings-p50 at a 10 s limit, IndexError): when the restarts that
+    would add walkers found no time, the turn counter runs past the walkers there are;
+    the next walker is then one of those, not an index error."""
+    from types import SimpleNamespace
+
+    from optimizer.portfolio import _next_walker
+
+    inst = _clustered(2, n=300, m=60, budget=5.0)
+    problem = reduce_problem(inst, compute_reach(inst))
+    first = CoverageSearch(problem)
+    crew = SimpleNamespace(report={"chains": 0}, problem=problem, seed=0,
+                           schedule=SimpleNamespace(search_until=0.0),
+                           restarts=lambda walker, seed, until: False)
+    walkers = [first]
+    for chain in range(1, 9):
+        crew.report["chains"] = chain
+        assert _next_walker(crew, walkers) is first
+    assert walkers == [first]
