@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from optimizer.instance import FacilityType, SitingInstance
+from optimizer.data.instance import FacilityType, SitingInstance
 
 
 def warmup_instance(seed: int = 7) -> SitingInstance:
@@ -53,7 +53,7 @@ def kernel_cache_dir() -> Path:
     """Where numba caches the compiled search kernels (see the module's notes)."""
     from numba.core.registry import CPUDispatcher
 
-    from optimizer import local_search
+    from optimizer.search import local_search
 
     kernel = next(v for v in vars(local_search).values() if isinstance(v, CPUDispatcher))
     return Path(kernel._cache._cache_path)

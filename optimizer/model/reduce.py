@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse
 
-from optimizer.coverage import Reach, existing_coverage, site_coverage
-from optimizer.instance import ANY_TYPE, SitingInstance
+from optimizer.data.coverage import Reach, existing_coverage, site_coverage
+from optimizer.data.instance import ANY_TYPE, SitingInstance
 
 _DOMINANCE_MAX_PRODUCT_NNZ = 30_000_000
 

@@ -29,10 +29,10 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from optimizer.deadline import Deadline
-from optimizer.model import build_milp, full_solution
-from optimizer.reduce import ReducedProblem
+from optimizer.model.milp import build_milp, full_solution
+from optimizer.model.reduce import ReducedProblem
+from optimizer.search.subproblem import restricted_problem
 from optimizer.solvers.base import SolveOptions, SolveStatus
-from optimizer.subproblem import restricted_problem
 
 _EPS = 1e-9
 

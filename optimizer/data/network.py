@@ -39,9 +39,9 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
+from optimizer.data.instance import DistancePairs
+from optimizer.data.io import single_line_problems
 from optimizer.errors import InputError, Problem
-from optimizer.instance import DistancePairs
-from optimizer.io import single_line_problems
 
 DEFAULT_EXCLUDED: frozenset[str] = frozenset({"motorway", "motorway_link", "trunk", "trunk_link"})
 """``highway`` values dropped by default: roads pedestrians may not or should not use."""
@@ -327,7 +327,7 @@ def _source_crs(
     declared: str | None, x: np.ndarray, y: np.ndarray, file: str, fallback: str | None
 ) -> str:
     """CRS of the file's coordinates: declared, else ``fallback``, else WGS84 if degrees."""
-    from optimizer.projection import WGS84, looks_like_degrees
+    from optimizer.data.projection import WGS84, looks_like_degrees
 
     if declared:
         return declared
