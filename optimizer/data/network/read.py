@@ -157,25 +157,8 @@ def load_network(
     )
 
 
-def _load_graphml(
-    path: Path, *, crs: str, excluded: frozenset[str], source_crs: str | None
-) -> WalkingNetwork:
-    import xml.etree.ElementTree as ET
-
-    import networkx as nx
-
-    file = str(path)
-    _refuse_doctype(path, file)
-    try:
-        graph = nx.read_graphml(path)
-    except (ET.ParseError, nx.NetworkXError, UnicodeDecodeError, ValueError,
-            KeyError, OSError) as exc:
-        raise InputError([Problem(f"cannot read GraphML: {exc}", file=file)]) from exc
-
-    n_read = graph.number_of_edges()
-    if n_read == 0:
-        raise InputError([Problem("the network has no edges", file=file)])
-
+def _graphml_nodes(graph: Any, file: str) -> tuple[np.ndarray, dict, np.ndarray, np.ndarray]:
+    """The GraphML nodes' ids, index by node, and x and y as read (one problem if any lack them)."""
     node_ids = np.array([str(n) for n in graph.nodes], dtype=object)
     index = {n: i for i, n in enumerate(graph.nodes)}
     x = np.full(len(node_ids), np.nan)
@@ -194,17 +177,17 @@ def _load_graphml(
             f"{len(bad_nodes)} nodes lack numeric 'x'/'y' coordinates: "
             f"{', '.join(bad_nodes[:_MAX_LISTED])}{more}", file=file, column="x/y",
         )])
+    return node_ids, index, x, y
 
-    declared = graph.graph.get("crs")
-    src = _source_crs(str(declared) if declared else None, x, y, file, source_crs)
-    transformer = _transformer(src, crs)
-    px, py = transformer.transform(x, y)
-    node_xy = np.column_stack([px, py])
-    if not np.isfinite(node_xy).all():
-        raise InputError([Problem(
-            f"node coordinates cannot be projected from {src} to {crs}", file=file,
-        )])
 
+def _graphml_edges(
+    graph: Any, index: dict, transformer: Any, excluded: frozenset[str], file: str
+) -> tuple[list[int], list[int], list[float], dict[str, int]]:
+    """The walkable GraphML edges (node indices, lengths) and the counts dropped by reason.
+
+    An edge's length is its ``length`` attribute, else the length of its WKT ``geometry``
+    in the metric CRS; edges with neither, or with a bad length, are reported together.
+    """
     dropped = {"highway": 0, "foot": 0, "access": 0}
     us: list[int] = []
     vs: list[int] = []
@@ -252,6 +235,41 @@ def _load_graphml(
         ))
     if problems:
         raise InputError(problems)
+    return us, vs, lengths, dropped
+
+
+def _load_graphml(
+    path: Path, *, crs: str, excluded: frozenset[str], source_crs: str | None
+) -> WalkingNetwork:
+    import xml.etree.ElementTree as ET
+
+    import networkx as nx
+
+    file = str(path)
+    _refuse_doctype(path, file)
+    try:
+        graph = nx.read_graphml(path)
+    except (ET.ParseError, nx.NetworkXError, UnicodeDecodeError, ValueError,
+            KeyError, OSError) as exc:
+        raise InputError([Problem(f"cannot read GraphML: {exc}", file=file)]) from exc
+
+    n_read = graph.number_of_edges()
+    if n_read == 0:
+        raise InputError([Problem("the network has no edges", file=file)])
+
+    node_ids, index, x, y = _graphml_nodes(graph, file)
+
+    declared = graph.graph.get("crs")
+    src = _source_crs(str(declared) if declared else None, x, y, file, source_crs)
+    transformer = _transformer(src, crs)
+    px, py = transformer.transform(x, y)
+    node_xy = np.column_stack([px, py])
+    if not np.isfinite(node_xy).all():
+        raise InputError([Problem(
+            f"node coordinates cannot be projected from {src} to {crs}", file=file,
+        )])
+
+    us, vs, lengths, dropped = _graphml_edges(graph, index, transformer, excluded, file)
     if not us:
         raise InputError([Problem(
             f"all {n_read} edges were dropped as not walkable ({_reasons(dropped)})",
@@ -321,37 +339,13 @@ def _column(frame: Any, name: str) -> str | None:
     return None
 
 
-def _load_vector(
-    path: Path,
-    *,
-    crs: str,
-    excluded: frozenset[str],
-    encoding: str | None,
-    layer: str | None,
-    source_crs: str | None,
-) -> WalkingNetwork:
+def _edge_lengths_given(frame: Any, geoms: np.ndarray, file: str) -> np.ndarray:
+    """The edges' ``length`` column as numbers (NaN where not given), after checking every
+    row's length and geometry (all problems at once)."""
     import pandas as pd
-    import pyogrio
     import shapely
 
-    file = str(path)
-    try:
-        if layer is None:
-            layers = pyogrio.list_layers(path)
-            if len(layers) > 1:
-                names = [str(name) for name in layers[:, 0]]
-                layer = "edges" if "edges" in names else names[0]
-        frame = pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
-    except Exception as exc:  # pyogrio / GDAL raise several unrelated error types
-        raise InputError([Problem(f"cannot read street edges: {exc}", file=file)]) from exc
-    if not hasattr(frame, "geometry"):
-        raise InputError([Problem("the file has no geometry column", file=file)])
-
     n_read = len(frame)
-    if n_read == 0:
-        raise InputError([Problem("the network has no edges", file=file)])
-
-    geoms = frame.geometry.to_numpy()
     missing_geom = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     type_ids = shapely.get_type_id(geoms)
     lines = np.isin(type_ids, [1, 2, 5])  # LineString, LinearRing, MultiLineString
@@ -375,8 +369,14 @@ def _load_vector(
                                        "geometry is not a LineString", file, "geometry")
     if problems:
         raise InputError(problems)
+    return raw_length
 
-    # Walkability filter on the attribute columns.
+
+def _walkable(
+    frame: Any, excluded: frozenset[str], file: str
+) -> tuple[np.ndarray, dict[str, int]]:
+    """Which edge rows are walkable, and the counts dropped by reason (error if none is)."""
+    n_read = len(frame)
     cols = {name: _column(frame, name) for name in ("highway", "foot", "access")}
     values = {name: (frame[col].to_numpy(object) if col else np.full(n_read, None, object))
               for name, col in cols.items()}
@@ -393,17 +393,15 @@ def _load_vector(
             f"all {n_read} edges were dropped as not walkable ({_reasons(dropped)})",
             file=file, column="highway",
         )])
+    return keep, dropped
 
-    # Project to the metric CRS.
-    declared = frame.crs.to_string() if frame.crs is not None else None
-    bounds = shapely.bounds(geoms[keep])
-    src = _source_crs(declared, bounds[:, [0, 2]].ravel(), bounds[:, [1, 3]].ravel(), file,
-                      source_crs)
-    transformer = _transformer(src, crs)
-    kept_geoms = shapely.transform(
-        geoms[keep], lambda c: np.column_stack(transformer.transform(c[:, 0], c[:, 1]))
-    )
-    kept_length = raw_length[keep]
+
+def _edge_parts(
+    kept_geoms: np.ndarray, kept_length: np.ndarray, crs: str, file: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Projected edges as single lines with their lengths: MultiLineStrings merged where
+    their parts join, split into parts otherwise (a given length shared pro rata)."""
+    import shapely
 
     # Merge MultiLineStrings where their parts join; split the rest into parts.
     merged = np.array([shapely.line_merge(g) if shapely.get_type_id(g) == 5 else g
@@ -420,6 +418,55 @@ def _load_vector(
     if not np.isfinite(lengths).all():
         raise InputError([Problem("some edges have a geometry that cannot be projected to "
                                   f"{crs}", file=file, column="geometry")])
+    return parts, lengths
+
+
+def _load_vector(
+    path: Path,
+    *,
+    crs: str,
+    excluded: frozenset[str],
+    encoding: str | None,
+    layer: str | None,
+    source_crs: str | None,
+) -> WalkingNetwork:
+    import pyogrio
+    import shapely
+
+    file = str(path)
+    try:
+        if layer is None:
+            layers = pyogrio.list_layers(path)
+            if len(layers) > 1:
+                names = [str(name) for name in layers[:, 0]]
+                layer = "edges" if "edges" in names else names[0]
+        frame = pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
+    except Exception as exc:  # pyogrio / GDAL raise several unrelated error types
+        raise InputError([Problem(f"cannot read street edges: {exc}", file=file)]) from exc
+    if not hasattr(frame, "geometry"):
+        raise InputError([Problem("the file has no geometry column", file=file)])
+
+    n_read = len(frame)
+    if n_read == 0:
+        raise InputError([Problem("the network has no edges", file=file)])
+
+    geoms = frame.geometry.to_numpy()
+    raw_length = _edge_lengths_given(frame, geoms, file)
+
+    keep, dropped = _walkable(frame, excluded, file)
+
+    # Project to the metric CRS.
+    declared = frame.crs.to_string() if frame.crs is not None else None
+    bounds = shapely.bounds(geoms[keep])
+    src = _source_crs(declared, bounds[:, [0, 2]].ravel(), bounds[:, [1, 3]].ravel(), file,
+                      source_crs)
+    transformer = _transformer(src, crs)
+    kept_geoms = shapely.transform(
+        geoms[keep], lambda c: np.column_stack(transformer.transform(c[:, 0], c[:, 1]))
+    )
+    kept_length = raw_length[keep]
+
+    parts, lengths = _edge_parts(kept_geoms, kept_length, crs, file)
 
     start = np.round(shapely.get_coordinates(shapely.get_point(parts, 0)), NODE_DECIMALS)
     end = np.round(shapely.get_coordinates(shapely.get_point(parts, -1)), NODE_DECIMALS)
