@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from optimizer.checks import plan_violations
-from optimizer.coverage import Reach
-from optimizer.instance import SitingInstance
-from optimizer.model import MilpArrays
-from optimizer.reduce import ReducedProblem
+from optimizer.data.coverage import Reach
+from optimizer.data.instance import SitingInstance
+from optimizer.model.milp import MilpArrays
+from optimizer.model.reduce import ReducedProblem
 from optimizer.results import (
     UnitCoverage,
     evaluate_plan,

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from optimizer.data.instance import ANY_TYPE, SitingInstance
 from optimizer.errors import InputError, Problem
-from optimizer.instance import ANY_TYPE, SitingInstance
-from optimizer.policy import Policy
+from optimizer.model.policy import Policy
 from optimizer.results import UnitCoverage, floor_shortfalls, worst_group_share
 
 

@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial import cKDTree
 
+from optimizer.data.instance import SitingInstance
 from optimizer.errors import Problem, TooLargeError
-from optimizer.instance import SitingInstance
 
 BASE_BYTES = 256 * 2**20
 """Fixed cost of a solve (compiled search, solver libraries, work arrays)."""

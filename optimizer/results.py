@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optimizer.coverage import Reach
-from optimizer.instance import SitingInstance
+from optimizer.data.coverage import Reach
+from optimizer.data.instance import SitingInstance
 from optimizer.solvers.base import ProgressEvent, SolveStatus
 
 

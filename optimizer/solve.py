@@ -15,10 +15,10 @@ import numpy as np
 
 from optimizer import stages
 from optimizer.checks import explain_infeasibility, plan_violations
-from optimizer.coverage import Reach
+from optimizer.data.coverage import Reach
+from optimizer.data.instance import SitingInstance
 from optimizer.deadline import Deadline
-from optimizer.instance import SitingInstance
-from optimizer.reduce import ReducedProblem
+from optimizer.model.reduce import ReducedProblem
 from optimizer.results import Plan, plan_objective
 from optimizer.solvers.base import ProgressCallback, SolveStatus, relative_gap
 

@@ -38,19 +38,19 @@ from optimizer.assess import (
     report_scale,
     trivial_bound,
 )
-from optimizer.bounds import lagrangian_bound
 from optimizer.checks import check_backend_fits
-from optimizer.coverage import Reach, compute_reach
+from optimizer.data.coverage import Reach, compute_reach
+from optimizer.data.instance import SitingInstance
 from optimizer.deadline import Deadline, StopSignal
-from optimizer.heuristics import greedy_swap
-from optimizer.instance import SitingInstance
-from optimizer.lns import large_neighbourhood_search, lns_applicable
 from optimizer.memory import check_memory
-from optimizer.model import MilpArrays, build_milp, full_solution
-from optimizer.phasing import expand_years
-from optimizer.portfolio import STOP_GRACE_S, run_portfolio
-from optimizer.reduce import ReducedProblem, reduce_problem
+from optimizer.model.milp import MilpArrays, build_milp, full_solution
+from optimizer.model.phasing import expand_years
+from optimizer.model.reduce import ReducedProblem, reduce_problem
 from optimizer.results import Plan, SolverReport
+from optimizer.search.bounds import lagrangian_bound
+from optimizer.search.heuristics import greedy_swap
+from optimizer.search.lns import large_neighbourhood_search, lns_applicable
+from optimizer.search.portfolio import STOP_GRACE_S, run_portfolio
 from optimizer.solvers.base import (
     Backend,
     BackendResult,

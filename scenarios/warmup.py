@@ -1,13 +1,14 @@
 """Compile the search kernels ahead of the first real solve (``lifecircle warmup``).
 
-The local search (:mod:`optimizer.local_search`) is compiled by numba on first use and the
-machine code cached on disk (``optimizer/__pycache__/*.nbi, *.nbc`` next to the installed
-package, or under ``$NUMBA_CACHE_DIR`` when set; numba falls back to a per-user cache folder
-when the package's folder is read-only). Compiling takes 10-20 s, so the very first solve
-after installing (or after the package is updated) is slow. :func:`warm_up` pays that
-once, up front, by solving a small built-in instance that runs every kernel a real solve
-runs; later processes load the cached code in a fraction of a second. The web app runs it in
-a background thread when the server starts (:func:`webapp.session.start_warmup`).
+The local search (:mod:`optimizer.search.local_search`) is compiled by numba on first use
+and the machine code cached on disk (``optimizer/search/__pycache__/*.nbi, *.nbc`` next to
+the installed package, or under ``$NUMBA_CACHE_DIR`` when set; numba falls back to a
+per-user cache folder when the package's folder is read-only). Compiling takes 10-20 s, so
+the very first solve after installing (or after the package is updated) is slow.
+:func:`warm_up` pays that once, up front, by solving a small built-in instance that runs
+every kernel a real solve runs; later processes load the cached code in a fraction of a
+second. The web app runs it in a background thread when the server starts
+(:func:`webapp.session.start_warmup`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from optimizer.instance import FacilityType, SitingInstance
+from optimizer.data.instance import FacilityType, SitingInstance
 
 
 def warmup_instance(seed: int = 7) -> SitingInstance:
@@ -53,7 +54,7 @@ def kernel_cache_dir() -> Path:
     """Where numba caches the compiled search kernels (see the module's notes)."""
     from numba.core.registry import CPUDispatcher
 
-    from optimizer import local_search
+    from optimizer.search import local_search
 
     kernel = next(v for v in vars(local_search).values() if isinstance(v, CPUDispatcher))
     return Path(kernel._cache._cache_path)

@@ -9,7 +9,7 @@ from typing import Protocol
 
 import numpy as np
 
-from optimizer.model import MilpArrays
+from optimizer.model.milp import MilpArrays
 
 
 class SolveStatus(StrEnum):

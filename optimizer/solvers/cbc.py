@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from optimizer.model import MilpArrays
+from optimizer.model.milp import MilpArrays
 from optimizer.solvers.base import BackendResult, SolveOptions, SolveStatus
 from optimizer.solvers.highs import new_highs, pass_model
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from optimizer.errors import InputError, Problem
-from optimizer.model import MilpArrays
+from optimizer.model.milp import MilpArrays
 from optimizer.solvers.base import Backend, BackendResult, SolveOptions, SolveStatus
 
 FALLBACK = "highs"

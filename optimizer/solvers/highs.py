@@ -14,7 +14,7 @@ import numpy as np
 from scipy import sparse
 
 from optimizer.deadline import Deadline
-from optimizer.model import MilpArrays
+from optimizer.model.milp import MilpArrays
 from optimizer.solvers.base import BackendResult, ProgressEvent, SolveOptions, SolveStatus
 
 

@@ -11,7 +11,7 @@ from functools import cache
 
 import numpy as np
 
-from optimizer.model import MilpArrays
+from optimizer.model.milp import MilpArrays
 from optimizer.solvers.base import BackendResult, SolveOptions, SolveStatus
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from optimizer.instance import DistancePairs, FacilityType, SitingInstance
+from optimizer.data.instance import DistancePairs, FacilityType, SitingInstance
 
 
 def _single_type_instance(

@@ -22,7 +22,7 @@ from dataclasses import replace
 import numpy as np
 from scipy import sparse
 
-from optimizer.reduce import ReducedProblem
+from optimizer.model.reduce import ReducedProblem
 
 
 def restricted_problem(problem: ReducedProblem, free: np.ndarray,

@@ -29,10 +29,10 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from optimizer.deadline import Deadline
-from optimizer.model import build_milp, full_solution
-from optimizer.reduce import ReducedProblem
+from optimizer.model.milp import build_milp, full_solution
+from optimizer.model.reduce import ReducedProblem
+from optimizer.search.subproblem import restricted_problem
 from optimizer.solvers.base import SolveOptions, SolveStatus
-from optimizer.subproblem import restricted_problem
 
 _EPS = 1e-9
 
@@ -84,6 +84,41 @@ class _Incumbent:
                 self.count += sign * np.asarray(
                     self.by_column[:, columns].sum(axis=1)).ravel().astype(np.int64)
                 self.chosen[columns] = sign > 0
+
+
+def _region(
+    seed_column: int,
+    movable: np.ndarray,
+    incumbent: _Incumbent,
+    xy: np.ndarray,
+    tree: cKDTree,
+    reach: np.ndarray,
+    locked: np.ndarray,
+    *,
+    size: int,
+    spare: int,
+    max_free: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The neighbourhood around ``seed_column``: the open columns released (its ``size``
+    nearest movable ones, plus ``spare`` that cover least elsewhere) and the free columns
+    of the sub-problem (unlocked columns within reach of the region, at most ``max_free``
+    of them, and the released ones)."""
+    distance = np.hypot(*(xy[movable] - xy[seed_column]).T)
+    nearest = np.argsort(distance, kind="stable")[:size]
+    released = movable[nearest]
+    radius = float(distance[nearest].max() + 2.0 * reach.max())
+    if spare:
+        # Also release the open columns elsewhere that cover least on their own, so
+        # that a region may gain a facility another part of the plan can spare.
+        elsewhere = movable[distance > radius]
+        loss = incumbent.sole_weight(elsewhere)
+        released = np.union1d(released, elsewhere[np.argsort(loss, kind="stable")[:spare]])
+    near = np.array(tree.query_ball_point(xy[seed_column], radius), dtype=np.int64)
+    near = near[~locked[near]]
+    if len(near) > max_free:
+        far = np.hypot(*(xy[near] - xy[seed_column]).T)
+        near = near[np.argsort(far, kind="stable")[:max_free]]
+    return released, np.union1d(near, released)
 
 
 def large_neighbourhood_search(
@@ -171,22 +206,8 @@ def large_neighbourhood_search(
         if not incumbent.chosen[seed_column]:
             continue
         tried += 1
-        distance = np.hypot(*(xy[movable] - xy[seed_column]).T)
-        nearest = np.argsort(distance, kind="stable")[:size]
-        released = movable[nearest]
-        radius = float(distance[nearest].max() + 2.0 * reach.max())
-        if spare:
-            # Also release the open columns elsewhere that cover least on their own, so
-            # that a region may gain a facility another part of the plan can spare.
-            elsewhere = movable[distance > radius]
-            loss = incumbent.sole_weight(elsewhere)
-            released = np.union1d(released, elsewhere[np.argsort(loss, kind="stable")[:spare]])
-        near = np.array(tree.query_ball_point(xy[seed_column], radius), dtype=np.int64)
-        near = near[~locked[near]]
-        if len(near) > max_free:
-            far = np.hypot(*(xy[near] - xy[seed_column]).T)
-            near = near[np.argsort(far, kind="stable")[:max_free]]
-        free = np.union1d(near, released)
+        released, free = _region(seed_column, movable, incumbent, xy, tree, reach, locked,
+                                 size=size, spare=spare, max_free=max_free)
         fixed = incumbent.chosen.copy()
         fixed[released] = False
         sub, free = restricted_problem(problem, free, np.nonzero(fixed)[0])

@@ -23,7 +23,7 @@ from collections.abc import Callable
 import numpy as np
 
 from optimizer.deadline import Deadline
-from optimizer.reduce import ReducedProblem
+from optimizer.model.reduce import ReducedProblem
 
 
 def _fractional_knapsack(value: np.ndarray, cost: np.ndarray, budget: float) -> np.ndarray:

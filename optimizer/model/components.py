@@ -33,7 +33,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from optimizer.reduce import ReducedProblem
+from optimizer.model.reduce import ReducedProblem
 
 MAX_COLUMNS = 10  # a component with more columns keeps its coverage rows (2^10 plans)
 

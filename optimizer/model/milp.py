@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from optimizer.components import ComponentPlans, small_components
-from optimizer.reduce import ReducedProblem
+from optimizer.model.components import ComponentPlans, small_components
+from optimizer.model.reduce import ReducedProblem
 
 
 @dataclass(frozen=True, eq=False)

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from optimizer.deadline import Deadline
-from optimizer.local_search import CoverageSearch
-from optimizer.reduce import ReducedProblem
+from optimizer.model.reduce import ReducedProblem
+from optimizer.search.local_search import CoverageSearch
 
 _MAX_STALL_ROUNDS = 500  # iterated search: rounds without a new best before it stops
 

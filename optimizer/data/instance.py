@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from optimizer.policy import Policy
+from optimizer.model.policy import Policy
 
 ANY_TYPE = -1
 """Marker in :attr:`SitingInstance.forced_type`: the site must open, as any type."""

@@ -43,11 +43,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from optimizer.bounds import lagrangian_bound, lp_dual_bound
 from optimizer.deadline import Deadline, StopSignal
-from optimizer.local_search import CoverageSearch
-from optimizer.model import MilpArrays, build_milp, full_solution
-from optimizer.reduce import ReducedProblem
+from optimizer.model.milp import MilpArrays, build_milp, full_solution
+from optimizer.model.reduce import ReducedProblem
+from optimizer.search.bounds import lagrangian_bound, lp_dual_bound
+from optimizer.search.local_search import CoverageSearch
+from optimizer.search.subproblem import restricted_problem
 from optimizer.solvers.base import (
     Backend,
     BackendResult,
@@ -55,7 +56,6 @@ from optimizer.solvers.base import (
     SolveOptions,
     SolveStatus,
 )
-from optimizer.subproblem import restricted_problem
 
 _CHAIN_SHARE = 0.08  # of the time limit, per search chain (clipped to 0.5-5 s)
 _SEQUENTIAL_SEARCH_SHARE = 0.5  # search share of the time when the MIP cannot run beside it

@@ -14,7 +14,7 @@ import numpy as np
 from scipy import sparse
 from scipy.spatial import cKDTree
 
-from optimizer.instance import SitingInstance
+from optimizer.data.instance import SitingInstance
 
 
 @dataclass(frozen=True, eq=False)

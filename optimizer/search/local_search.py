@@ -50,7 +50,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from optimizer.reduce import ReducedProblem
+from optimizer.model.reduce import ReducedProblem
 
 _JIT = {"cache": True, "nogil": True}
 _EPS = 1e-9

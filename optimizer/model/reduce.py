@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse
 
-from optimizer.coverage import Reach, existing_coverage, site_coverage
-from optimizer.instance import ANY_TYPE, SitingInstance
+from optimizer.data.coverage import Reach, existing_coverage, site_coverage
+from optimizer.data.instance import ANY_TYPE, SitingInstance
 
 _DOMINANCE_MAX_PRODUCT_NNZ = 30_000_000
 
@@ -201,109 +201,93 @@ def _column_capacity(instance: SitingInstance, col_site: np.ndarray,
     return np.where(np.isfinite(values), values, np.inf)
 
 
-def reduce_problem(
-    instance: SitingInstance, reach: Reach, *, reductions: bool = True
-) -> ReducedProblem:
-    """Build the reduced group x column coverage problem.
+@dataclass(frozen=True, eq=False)
+class _Columns:
+    """The candidate (site, type) columns of :func:`reduce_problem` and what rules use."""
 
-    Parameters
-    ----------
-    instance
-        The siting instance.
-    reach
-        Pairs within the largest radius, from :func:`~optimizer.coverage.compute_reach`.
-    reductions
-        Apply merging and column dominance (rules 3-5). Rules 1-2 always apply, as they
-        only remove constants and zero terms.
+    site: np.ndarray
+    type: np.ndarray
+    cost: np.ndarray
+    area: np.ndarray | None
+    capacity: np.ndarray | None
+    codes: np.ndarray | None  # unit group codes kept apart when merging rows
+    circle_types: frozenset[int]
 
-    Returns
-    -------
-    ReducedProblem
-        One block of groups per (type, decay band). A band-``b`` group's weight is
-        :math:`w_t p (c_b - c_{b+1})`, so that summing over the bands within reach gives
-        the credit of the nearest band.
+
+def _type_blocks(
+    instance: SitingInstance,
+    reach: Reach,
+    t: int,
+    cols: np.ndarray,
+    columns: _Columns,
+    existing_by_band: list[np.ndarray],
+    *,
+    constant: float,
+    offset: int,
+    unit_group: np.ndarray,
+    stats: dict[str, int],
+    reductions: bool,
+) -> tuple[list[dict], float, int]:
+    """Type ``t``'s group blocks, one per decay band (rules 1-3).
+
+    Units already covered in a band go to the constant; the others' rows over the type's
+    columns ``cols`` are merged when identical (``reductions``). Fills ``unit_group`` and
+    ``stats`` for the type; returns the blocks, the constant and the group offset, updated.
     """
-    policy = instance.policy
-    col_site, col_type = _candidate_columns(instance)
-    col_cost = instance.site_cost[col_site, col_type]
-    weights = instance.weights
-    codes = policy.unit_group if (policy.has_floors or policy.maxmin_types) else None
-    circle_types = set(policy.circle_types) if policy.has_circle else set()
-    col_area = policy.site_area[col_site] if policy.has_area_budgets else None
-    col_capacity = _column_capacity(instance, col_site, col_type)
+    ftype = instance.types[t]
+    radii, credits = ftype.band_radii(), ftype.band_credits()
+    band_weight = credits - np.append(credits[1:], 0.0)
+    population = instance.population[:, t]
+    weight_t = instance.weights[t]
+    codes = columns.codes
+    type_blocks = []
+    for band, radius in enumerate(radii):
+        covered = existing_by_band[band][:, t]
+        unit_weight = population * weight_t * band_weight[band]
+        constant += float(unit_weight[covered].sum())
+        in_model = (population > 0) & ~covered
+        if band == 0 and t in columns.circle_types:
+            in_model = ~covered
+        full = site_coverage(reach, instance, t, radius)[:, columns.site[cols]]
+        matrix = full[in_model].tocsr()
+        matrix.sort_indices()
+        matrix.eliminate_zeros()
+        units = np.nonzero(in_model)[0]
+        reachable = np.diff(matrix.indptr) > 0
+        matrix, units = matrix[reachable], units[reachable]
+        if band == 0:
+            unit_group[covered, t] = -2
+            stats[f"units_in_model[{t}]"] = len(units)
+        extra = codes[units] if codes is not None else None
+        if reductions:
+            first, group_of_unit = _merge_identical_rows(matrix, extra)
+        else:
+            first = np.arange(matrix.shape[0])
+            group_of_unit = first.copy()
+        n_groups = len(first)
+        group_population = np.bincount(group_of_unit, weights=population[units],
+                                       minlength=n_groups)
+        if band == 0:
+            unit_group[units, t] = offset + group_of_unit
+        type_blocks.append({
+            "matrix": matrix[first], "population": group_population,
+            "weight": group_population * weight_t * band_weight[band],
+            "band": band, "type": t,
+            "code": extra[first] if extra is not None else np.full(n_groups, -1),
+        })
+        offset += n_groups
+    return type_blocks, constant, offset
 
-    forced_site_mask = np.zeros(instance.n_sites, dtype=bool)
-    forced_site_mask[instance.forced_sites] = True
-    types_per_site = np.bincount(col_site, minlength=instance.n_sites)
-    stats: dict[str, int] = {"units": instance.n_demand, "columns_before": len(col_site)}
-    unit_group = np.full((instance.n_demand, instance.n_types), -1, dtype=np.int64)
 
-    constant = 0.0
-    keep_columns = np.ones(len(col_site), dtype=bool)
-    blocks = []
-    offset = 0
-    n_bands = max(len(ftype.band_radii()) for ftype in instance.types) if instance.n_types \
-        else 0
-    existing_by_band = [existing_coverage(reach, instance, band) for band in range(n_bands)]
-    for t, ftype in enumerate(instance.types):
-        cols = np.nonzero(col_type == t)[0]
-        on_forced = forced_site_mask[col_site[cols]]
-        radii, credits = ftype.band_radii(), ftype.band_credits()
-        band_weight = credits - np.append(credits[1:], 0.0)
-        population = instance.population[:, t]
-        type_blocks = []
-        for band, radius in enumerate(radii):
-            covered = existing_by_band[band][:, t]
-            unit_weight = population * weights[t] * band_weight[band]
-            constant += float(unit_weight[covered].sum())
-            in_model = (population > 0) & ~covered
-            if band == 0 and t in circle_types:
-                in_model = ~covered
-            full = site_coverage(reach, instance, t, radius)[:, col_site[cols]]
-            matrix = full[in_model].tocsr()
-            matrix.sort_indices()
-            matrix.eliminate_zeros()
-            units = np.nonzero(in_model)[0]
-            reachable = np.diff(matrix.indptr) > 0
-            matrix, units = matrix[reachable], units[reachable]
-            if band == 0:
-                unit_group[covered, t] = -2
-                stats[f"units_in_model[{t}]"] = len(units)
-            extra = codes[units] if codes is not None else None
-            if reductions:
-                first, group_of_unit = _merge_identical_rows(matrix, extra)
-            else:
-                first = np.arange(matrix.shape[0])
-                group_of_unit = first.copy()
-            n_groups = len(first)
-            group_population = np.bincount(group_of_unit, weights=population[units],
-                                           minlength=n_groups)
-            if band == 0:
-                unit_group[units, t] = offset + group_of_unit
-            type_blocks.append({
-                "matrix": matrix[first], "population": group_population,
-                "weight": group_population * weights[t] * band_weight[band],
-                "band": band, "type": t,
-                "code": extra[first] if extra is not None else np.full(n_groups, -1),
-            })
-            offset += n_groups
-        if reductions and len(cols):
-            stacked = sparse.vstack([b["matrix"] for b in type_blocks], format="csr")
-            empty = (np.asarray(stacked.sum(axis=0)).ravel() == 0) & ~on_forced
-            may_dominate = (types_per_site[col_site[cols]] == 1) & ~empty
-            dominated = _dominated_columns(
-                stacked, col_cost[cols], may_dominate, ~on_forced,
-                area=col_area[cols] if col_area is not None else None,
-                capacity=col_capacity[cols] if col_capacity is not None else None,
-            )
-            keep_columns[cols[empty | dominated]] = False
-            stats[f"empty_columns[{t}]"] = int(empty.sum())
-            stats[f"dominated_columns[{t}]"] = int((dominated & ~empty).sum())
-        stats[f"groups[{t}]"] = int(sum(b["matrix"].shape[0] for b in type_blocks))
-        blocks.append((cols, type_blocks))
+def _stack_blocks(
+    blocks: list[tuple[np.ndarray, list[dict]]], keep_columns: np.ndarray
+) -> tuple[sparse.csr_matrix, dict[str, np.ndarray]]:
+    """Kept columns renumbered and the blocks stacked (block diagonal by type).
 
-    # Renumber kept columns and stack the blocks (block diagonal by type).
-    new_index = np.full(len(col_site), -1, dtype=np.int64)
+    Returns the group x column cover matrix and the groups' joined fields (weight,
+    population, band, type, code).
+    """
+    new_index = np.full(len(keep_columns), -1, dtype=np.int64)
     new_index[keep_columns] = np.arange(int(keep_columns.sum()))
     rows, cols_out = [], []
     fields: dict[str, list[np.ndarray]] = {k: [] for k in ("weight", "population", "band",
@@ -331,17 +315,96 @@ def reduce_problem(
           np.concatenate(cols_out) if cols_out else np.empty(0, dtype=np.int64))),
         shape=(row_offset, n_columns),
     )
-    col_site, col_type, col_cost = (
-        col_site[keep_columns], col_type[keep_columns], col_cost[keep_columns]
-    )
-    forced_columns = []
-    forced_any = []
+    return cover, joined
+
+
+def _forced(
+    instance: SitingInstance, col_site: np.ndarray, col_type: np.ndarray
+) -> tuple[list[int], list[int]]:
+    """Forced columns (site forced as a given type) and sites forced as any type."""
+    forced_columns: list[int] = []
+    forced_any: list[int] = []
     for site, t in zip(instance.forced_sites, instance.forced_type, strict=True):
         if t == ANY_TYPE:
             forced_any.append(site)
         else:
             match = np.nonzero((col_site == site) & (col_type == t))[0]
             forced_columns.extend(match.tolist())
+    return forced_columns, forced_any
+
+
+def reduce_problem(
+    instance: SitingInstance, reach: Reach, *, reductions: bool = True
+) -> ReducedProblem:
+    """Build the reduced group x column coverage problem.
+
+    Parameters
+    ----------
+    instance
+        The siting instance.
+    reach
+        Pairs within the largest radius, from :func:`~optimizer.coverage.compute_reach`.
+    reductions
+        Apply merging and column dominance (rules 3-5). Rules 1-2 always apply, as they
+        only remove constants and zero terms.
+
+    Returns
+    -------
+    ReducedProblem
+        One block of groups per (type, decay band). A band-``b`` group's weight is
+        :math:`w_t p (c_b - c_{b+1})`, so that summing over the bands within reach gives
+        the credit of the nearest band.
+    """
+    policy = instance.policy
+    col_site, col_type = _candidate_columns(instance)
+    col_cost = instance.site_cost[col_site, col_type]
+    columns = _Columns(
+        site=col_site, type=col_type, cost=col_cost,
+        area=policy.site_area[col_site] if policy.has_area_budgets else None,
+        capacity=_column_capacity(instance, col_site, col_type),
+        codes=policy.unit_group if (policy.has_floors or policy.maxmin_types) else None,
+        circle_types=frozenset(policy.circle_types) if policy.has_circle else frozenset(),
+    )
+    forced_site_mask = np.zeros(instance.n_sites, dtype=bool)
+    forced_site_mask[instance.forced_sites] = True
+    types_per_site = np.bincount(col_site, minlength=instance.n_sites)
+    stats: dict[str, int] = {"units": instance.n_demand, "columns_before": len(col_site)}
+    unit_group = np.full((instance.n_demand, instance.n_types), -1, dtype=np.int64)
+
+    constant = 0.0
+    keep_columns = np.ones(len(col_site), dtype=bool)
+    blocks = []
+    offset = 0
+    n_bands = max(len(ftype.band_radii()) for ftype in instance.types) if instance.n_types \
+        else 0
+    existing_by_band = [existing_coverage(reach, instance, band) for band in range(n_bands)]
+    for t in range(instance.n_types):
+        cols = np.nonzero(col_type == t)[0]
+        on_forced = forced_site_mask[col_site[cols]]
+        type_blocks, constant, offset = _type_blocks(
+            instance, reach, t, cols, columns, existing_by_band, constant=constant,
+            offset=offset, unit_group=unit_group, stats=stats, reductions=reductions)
+        if reductions and len(cols):
+            stacked = sparse.vstack([b["matrix"] for b in type_blocks], format="csr")
+            empty = (np.asarray(stacked.sum(axis=0)).ravel() == 0) & ~on_forced
+            may_dominate = (types_per_site[col_site[cols]] == 1) & ~empty
+            dominated = _dominated_columns(
+                stacked, col_cost[cols], may_dominate, ~on_forced,
+                area=columns.area[cols] if columns.area is not None else None,
+                capacity=columns.capacity[cols] if columns.capacity is not None else None,
+            )
+            keep_columns[cols[empty | dominated]] = False
+            stats[f"empty_columns[{t}]"] = int(empty.sum())
+            stats[f"dominated_columns[{t}]"] = int((dominated & ~empty).sum())
+        stats[f"groups[{t}]"] = int(sum(b["matrix"].shape[0] for b in type_blocks))
+        blocks.append((cols, type_blocks))
+
+    cover, joined = _stack_blocks(blocks, keep_columns)
+    n_columns, row_offset = cover.shape[1], cover.shape[0]
+    col_site, col_type, col_cost = (
+        col_site[keep_columns], col_type[keep_columns], col_cost[keep_columns]
+    )
+    forced_columns, forced_any = _forced(instance, col_site, col_type)
     stats["columns_after"] = n_columns
     stats["groups_after"] = row_offset
     return ReducedProblem(

@@ -31,7 +31,7 @@ from dataclasses import replace
 import numpy as np
 from scipy import sparse
 
-from optimizer.reduce import ReducedProblem
+from optimizer.model.reduce import ReducedProblem
 
 PHASING_OBJECTIVES = ("accumulated", "final")
 
