@@ -186,7 +186,7 @@ def solve_ladder(instance: SitingInstance, budgets: Sequence[float],
                                pure=False)
         futures[future] = piece
     plans: list[Plan | None] = [None] * len(budgets)
-    for future in as_completed(list(futures)):
+    for future in as_completed(list(futures), loop=client.loop):
         piece = futures[future]
         for index, plan in zip(piece, future.result(), strict=True):
             plans[index] = plan
