@@ -79,6 +79,11 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--out", required=True, help="output folder (curve.csv, curve.png)")
     sweep.add_argument("--time-limit", type=float, help="time limit per budget in seconds")
     sweep.add_argument("--solver", choices=sorted(BACKENDS), help="MILP backend")
+    sweep.add_argument("--workers", type=int,
+                       help="solve on a local Dask cluster of this many worker processes "
+                            "(default: in this process)")
+    sweep.add_argument("--scheduler", metavar="ADDRESS",
+                       help="solve on a running Dask scheduler (tcp://host:port)")
     sweep.add_argument("--lang", choices=["en", "zh"], default="en",
                        help="language of the plot's labels (default: en)")
     brief = commands.add_parser("brief", help="write a policy brief (HTML or PDF) of solved "
@@ -193,7 +198,8 @@ def _sweep(args: argparse.Namespace) -> int:
         print(point.describe(), flush=True)
 
     curve = budget_curve(args.scenario, budgets, time_limit_s=args.time_limit,
-                         solver=args.solver, progress=report)
+                         solver=args.solver, progress=report, workers=args.workers,
+                         scheduler=args.scheduler)
     out = Path(args.out)
     csv_path = curve.to_csv(out / "curve.csv")
     try:

@@ -15,7 +15,9 @@ The instance (tables, projection, walking-network distances) is built once and o
 :math:`z` is non-decreasing in :math:`B`: a plan within :math:`B_{k-1}` also fits
 :math:`B_k` (the budget row only loosens; ``max_budget_share`` caps grow with the budget;
 area budgets, type counts, forced and excluded sites, floors and targets do not depend on
-it). The solver cannot take a start plan, so the curve enforces this afterwards: when a
+it). Each point is warm-started with the previous point's plan (:mod:`scenarios.sweep`),
+and the curve enforces monotonicity afterwards too (points solved in parallel chunks do not
+see each other's plans): when a
 point stopped at a limit with a plan scoring below the previous point's, the previous plan
 is kept for it (``plan_from_budget`` names the budget it was found at) and its status is
 ``feasible`` unless that plan meets the point's own bound. Proven optima never need this.
@@ -31,7 +33,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -40,13 +42,16 @@ from optimizer.coverage import compute_reach
 from optimizer.errors import InputError, Problem
 from optimizer.instance import SitingInstance
 from optimizer.results import Plan, evaluate_plan, plan_objective
-from optimizer.solve import solve
 from optimizer.solvers.base import SolveStatus, relative_gap
 from scenarios.atomic import atomic_path
 from scenarios.library import resolve_scenario
 from scenarios.loader import build_instance
 from scenarios.runner import with_solver_overrides
 from scenarios.spec import ScenarioSpec, load_scenario
+from scenarios.sweep import PointSettings, solve_ladder
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 __all__ = ["BudgetCurve", "CurvePoint", "budget_curve", "curve_columns", "parse_budgets"]
 
@@ -289,6 +294,10 @@ def budget_curve(
     threads: int | None = None,
     progress: Callable[[CurvePoint], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    warm_start: bool = True,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    client: Client | None = None,
 ) -> BudgetCurve:
     r"""Solve a scenario at each budget, ascending, and tabulate coverage against budget.
 
@@ -309,8 +318,18 @@ def budget_curve(
     progress
         Called with each :class:`CurvePoint` as soon as it is done.
     should_stop
-        Checked before each point; returning True ends the sweep, and the points done so
-        far are returned (``stopped_early``). A point under way is finished first.
+        Checked before each point (on Dask: after each chunk); returning True ends the
+        sweep, and the leading points done so far are returned (``stopped_early``).
+    warm_start
+        Solve each point with the shared pairs and reduction and the previous (smaller)
+        budget's plan as a start plan, by the MIP alone (:mod:`scenarios.sweep`; default).
+        False: each point is :func:`optimizer.solve.solve` called afresh.
+    workers, scheduler, client
+        Run on Dask when ``client`` (a ``distributed.Client`` you have, left open),
+        ``scheduler`` (``tcp://host:port``) or ``workers`` > 1 (a local cluster) is given:
+        the instance is scattered once and the ladder cut into contiguous chunks solved
+        ascending with warm starts (see :func:`scenarios.sweep.solve_ladder`). Default:
+        in this process, one point after another (fastest with one worker).
 
     Returns
     -------
@@ -369,31 +388,40 @@ def budget_curve(
 
     rows: list[dict[str, Any]] = []
     plans: list[Plan | None] = []
-    stopped = False
-    kept: tuple[dict[str, Any], Plan] | None = None  # the best plan so far, and its row
-    for index, budget in enumerate(ladder):
-        if should_stop is not None and should_stop():
-            stopped = True
-            break
-        plan = solve(
-            replace(instance, budget=budget),
-            solver=spec.solver.name,
-            time_limit_s=spec.solver.time_limit_s,
-            mip_gap=spec.solver.gap,
-            threads=spec.solver.threads,
-            seed=spec.solver.seed,
-        )
-        row = _plan_row(plan, budget, types, baseline)
-        behind: Plan | None = plan if plan.has_solution else None
-        if monotone and kept is not None and _below(row["objective"], kept[0]["objective"]):
-            row, behind = _carry(kept, plan, budget), kept[1]
-        if monotone and behind is not None:
-            kept = (row, behind)
-        rows.append(row)
-        plans.append(behind)
-        _add_marginal(rows)
-        if progress is not None:
-            progress(CurvePoint(index, len(ladder), types, dict(rows[-1]), behind))
+    kept: list[tuple[dict[str, Any], Plan]] = []  # the best plan so far, and its row
+    waiting: dict[int, Plan] = {}
+
+    def take(index: int, plan: Plan) -> None:
+        """Add points in ladder order as their plans arrive (out of order on Dask)."""
+        waiting[index] = plan
+        while len(rows) in waiting:
+            at = len(rows)
+            plan_at, budget = waiting.pop(at), ladder[at]
+            row = _plan_row(plan_at, budget, types, baseline)
+            behind: Plan | None = plan_at if plan_at.has_solution else None
+            if monotone and kept and _below(row["objective"], kept[0][0]["objective"]):
+                row, behind = _carry(kept[0], plan_at, budget), kept[0][1]
+            if monotone and behind is not None:
+                kept[:] = [(row, behind)]
+            rows.append(row)
+            plans.append(behind)
+            _add_marginal(rows)
+            if progress is not None:
+                progress(CurvePoint(at, len(ladder), types, dict(rows[-1]), behind))
+
+    settings = PointSettings(solver=spec.solver.name, time_limit_s=spec.solver.time_limit_s,
+                             mip_gap=spec.solver.gap, threads=spec.solver.threads,
+                             seed=spec.solver.seed, warm_start=warm_start)
+    parallel = client is not None or scheduler is not None or (workers or 1) > 1
+    if parallel:
+        from scenarios.batch import _dask_client
+
+        with _dask_client(client, scheduler, workers) as dask_client:
+            solve_ladder(instance, ladder, settings, client=dask_client, on_plan=take,
+                         should_stop=should_stop)
+    else:
+        solve_ladder(instance, ladder, settings, on_plan=take, should_stop=should_stop)
+    stopped = len(rows) < len(ladder)
 
     points = pd.DataFrame(rows, columns=curve_columns(types))
     for name in types:

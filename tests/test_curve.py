@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 import scenarios.curve as curve_module
+import scenarios.sweep as sweep_module
 from optimizer.errors import InputError
 from optimizer.solvers.base import SolveStatus
 from scenarios.cli import main
@@ -109,17 +110,17 @@ def test_marginal_cost_column_on_the_curve(tiny_curve: BudgetCurve) -> None:
 
 def test_worse_plan_at_a_limit_keeps_the_previous_plan(monkeypatch) -> None:
     """A solve stopping below the previous point's objective reports the previous plan."""
-    real_solve = curve_module.solve
+    real_solve = sweep_module.solve_point
 
-    def fake_solve(instance, **options):
-        plan = real_solve(instance, **options)
-        if instance.budget == 2e6:  # pretend a limit stopped it with the 0-budget plan
-            worse = real_solve(replace(instance, budget=0.0), **options)
-            return replace(worse, instance=instance, status=SolveStatus.FEASIBLE,
+    def fake_solve(shared, budget, settings, start=None):
+        plan = real_solve(shared, budget, settings, start)
+        if budget == 2e6:  # pretend a limit stopped it with the 0-budget plan
+            worse = real_solve(shared, 0.0, settings)
+            return replace(worse, instance=plan.instance, status=SolveStatus.FEASIBLE,
                            bound=plan.bound, gap=None)
         return plan
 
-    monkeypatch.setattr(curve_module, "solve", fake_solve)
+    monkeypatch.setattr(sweep_module, "solve_point", fake_solve)
     curve = budget_curve(TINY, [1e6, 2e6, 3e6], time_limit_s=20)
     points = curve.points.set_index("budget")
     assert points.loc[2e6, "plan_from_budget"] == 1e6
