@@ -257,3 +257,31 @@ def test_highs_stopped_at_the_deadline_keeps_incumbent_and_bound() -> None:
     assert result.values is not None and result.objective is not None
     assert result.objective >= start.objective - 1e-6
     assert result.bound is None or result.bound >= result.objective - 1e-6
+
+
+def test_highs_thread_counts_change_freely_between_threads_and_solves() -> None:
+    """HiGHS keeps one scheduler per calling thread, created with the first solve's thread
+    count. A solve in the main thread with 2 threads, one in another thread with 1 (which
+    resets only that thread's scheduler), then 1 and 2 again in the main thread: each must
+    solve (before the fix the third answered "Not Set", and a whole test suite's later
+    sweeps silently kept their greedy plans)."""
+    import threading
+
+    from optimizer.solvers.base import SolveStatus
+    from optimizer.solvers.highs import HighsBackend
+
+    inst = random_instance(3)
+    milp = build_milp(reduce_problem(inst, compute_reach(inst)))
+    backend = HighsBackend()
+
+    def run(threads: int):
+        return backend.solve(milp, options=SolveOptions(time_limit_s=20.0, threads=threads))
+
+    results = [run(2)]
+    other = threading.Thread(target=lambda: results.append(run(1)))
+    other.start()
+    other.join()
+    results += [run(1), run(2), run(1)]
+    assert [r.status for r in results] == [SolveStatus.OPTIMAL] * 5, \
+        [r.message for r in results]
+    assert len({round(r.objective, 6) for r in results}) == 1

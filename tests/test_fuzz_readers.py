@@ -260,16 +260,26 @@ def quiet() -> Iterator[None]:
         yield
 
 
+def _position(draw: st.DrawFn, length: int) -> int:
+    """A byte position in ``[0, length)`` drawn as a fraction of the length, so that the
+    draw does not depend on the length: files whose size varies between replays (an XLSX
+    holds its save time) replay the same choices."""
+    return draw(st.integers(0, _STEPS - 1)) * length // _STEPS
+
+
+_STEPS = 1 << 20
+
+
 def corrupt(data: bytes, draw: st.DrawFn) -> bytes:
     """``data`` truncated, or with some bytes overwritten."""
     if not data:
         return data
     how = draw(st.sampled_from(["truncate", "flip", "zero"]))
     if how == "truncate":
-        return data[: draw(st.integers(0, len(data) - 1))]
+        return data[: _position(draw, len(data))]
     out = bytearray(data)
     for _ in range(draw(st.integers(1, 8))):
-        at = draw(st.integers(0, len(out) - 1))
+        at = _position(draw, len(out))
         out[at] = draw(st.integers(0, 255)) if how == "flip" else 0
     return bytes(out)
 

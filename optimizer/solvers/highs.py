@@ -29,32 +29,31 @@ _PRESOLVE_MAX_NONZEROS = 600_000
 
 
 class _Scheduler:
-    """HiGHS keeps one global thread scheduler per process: a solve asking for another
-    thread count than the one it was started with fails ("Not Set"). Solves here share
-    it: a different count restarts it only while no other solve runs (the search's
-    sub-MIPs run beside the main MIP); otherwise the running count is used."""
+    """HiGHS (1.7 and later) keeps one task scheduler *per calling thread*, created by the
+    thread's first solve with that solve's thread count; a later solve in the same thread
+    asking for another count fails with model status "Not Set". Resetting it
+    (``Highs.resetGlobalScheduler``) only affects the thread that calls it. So the count
+    is recorded per Python thread, and :meth:`use` resets the calling thread's scheduler
+    when a solve asks for a different one: threads never touch each other's schedulers
+    (the portfolio's sub-MIPs, the MIP beside the search and the app's solves each run in
+    their own threads)."""
 
-    lock = threading.Lock()
-    running = 0
-    threads: int | None = None
+    local = threading.local()
 
-    @classmethod
-    def claim(cls, requested: int | None) -> int:
-        wanted = int(requested) if requested else max(1, os.cpu_count() or 1)
-        with cls.lock:
-            if cls.threads is not None and cls.threads != wanted:
-                if cls.running:
-                    wanted = cls.threads
-                else:
-                    _highspy().Highs.resetGlobalScheduler(True)
-            cls.threads = wanted
-            cls.running += 1
-        return wanted
+    @staticmethod
+    def wanted(requested: int | None) -> int:
+        """The thread count a solve asking for ``requested`` uses (None: every core)."""
+        return int(requested) if requested else max(1, os.cpu_count() or 1)
 
     @classmethod
-    def release(cls) -> None:
-        with cls.lock:
-            cls.running -= 1
+    def use(cls, threads: int) -> None:
+        """Make the calling thread's scheduler run ``threads`` threads; call it in the
+        thread that then runs HiGHS."""
+        if getattr(cls.local, "threads", None) != threads:
+            # also when unknown: a solve outside this module (plain HiGHS in the
+            # benchmarks) may have started one with HiGHS's default count
+            _highspy().Highs.resetGlobalScheduler(True)
+            cls.local.threads = threads
 
 
 def new_highs():
@@ -152,13 +151,10 @@ class HighsBackend:
         h.setOptionValue("time_limit", clock.limit_s)
         h.setOptionValue("mip_rel_gap", float(options.mip_gap))
         h.setOptionValue("random_seed", int(options.seed))
-        threads = _Scheduler.claim(options.threads)
+        threads = _Scheduler.wanted(options.threads)
         if options.should_stop is not None and options.stop_grace_s is not None:
             return self._run_stoppable(h, milp, options, warm_start, threads, clock)
-        try:
-            return self._run(h, milp, options, warm_start, threads, clock)
-        finally:
-            _Scheduler.release()
+        return self._run(h, milp, options, warm_start, threads, clock)
 
     def _run_stoppable(self, h, milp: MilpArrays, options: SolveOptions,
                        warm_start: np.ndarray | None, threads: int,
@@ -188,8 +184,6 @@ class HighsBackend:
                                               seen=seen)
             except BaseException as error:  # handed to the caller below
                 outcome["error"] = error
-            finally:
-                _Scheduler.release()
 
         # Not a daemon: the interpreter waits for a HiGHS left running before it exits
         # (a daemon thread still inside HiGHS at exit aborts the process).
@@ -229,6 +223,7 @@ class HighsBackend:
              threads: int, clock: Deadline, *,
              seen: dict[str, object] | None = None) -> BackendResult:
         hp = _highspy()
+        _Scheduler.use(threads)
         h.setOptionValue("threads", threads)
         if milp.matrix.nnz > _PRESOLVE_MAX_NONZEROS:
             # Presolve neither checks the time limit nor takes an interrupt: on Brooklyn
@@ -395,13 +390,10 @@ def highs_lp_duals(problem, *, time_limit_s: float,
                 event.data_in.user_interrupt = True
 
         h.cbIpmInterrupt.subscribe(interrupt)
-    threads = _Scheduler.claim(1)
-    try:
-        h.setOptionValue("threads", threads)
-        h.passModel(lp)
-        h.run()
-    finally:
-        _Scheduler.release()
+    _Scheduler.use(1)
+    h.setOptionValue("threads", 1)
+    h.passModel(lp)
+    h.run()
     if h.getModelStatus() != hp.HighsModelStatus.kOptimal:
         return None
     return np.asarray(h.getSolution().row_dual, dtype=float)[:m]
