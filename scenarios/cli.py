@@ -76,7 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--budgets", required=True,
                        help="budgets in CNY: start:stop:count (inclusive, e.g. 5e6:100e6:20) "
                             "or a comma list (e.g. 5e6,10e6,30e6)")
-    sweep.add_argument("--out", required=True, help="output folder (curve.csv, curve.png)")
+    sweep.add_argument("--out", required=True,
+                       help="output folder (curve.csv, curve.png, points/ with each solved "
+                            "budget; rerunning into it skips budgets already solved)")
     sweep.add_argument("--time-limit", type=float, help="time limit per budget in seconds")
     sweep.add_argument("--solver", choices=sorted(BACKENDS), help="MILP backend")
     sweep.add_argument("--workers", type=int,
@@ -193,14 +195,19 @@ def _sweep(args: argparse.Namespace) -> int:
     from scenarios.curve import budget_curve, parse_budgets
 
     budgets = parse_budgets(args.budgets)
+    out = Path(args.out)
+    resumed = []
 
     def report(point) -> None:
+        resumed.append(point.resumed)
         print(point.describe(), flush=True)
 
     curve = budget_curve(args.scenario, budgets, time_limit_s=args.time_limit,
                          solver=args.solver, progress=report, workers=args.workers,
-                         scheduler=args.scheduler)
-    out = Path(args.out)
+                         scheduler=args.scheduler, checkpoint=out / "points")
+    if any(resumed):
+        print(f"{sum(resumed)} of {len(curve.points)} budgets done already (read from "
+              f"{out / 'points'}), the rest solved", file=sys.stderr)
     csv_path = curve.to_csv(out / "curve.csv")
     try:
         curve.plot(out / "curve.png", lang=args.lang)

@@ -27,6 +27,7 @@ plan need not satisfy a later point's floor and coverage need not increase.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import warnings
@@ -48,6 +49,7 @@ from scenarios.library import resolve_scenario
 from scenarios.loader import build_instance
 from scenarios.runner import with_solver_overrides
 from scenarios.spec import ScenarioSpec, load_scenario
+from scenarios.store import content_key
 from scenarios.sweep import PointSettings, solve_ladder
 
 if TYPE_CHECKING:
@@ -104,7 +106,10 @@ class CurvePoint:
         The point's row of :attr:`BudgetCurve.points` (column name -> value).
     plan
         The plan behind the row (the earlier point's plan when ``plan_from_budget`` differs
-        from ``budget``), or None when no plan was found.
+        from ``budget``), or None when no plan was found or the point was read back.
+    resumed
+        True when the point was read back from the ``checkpoint`` folder of an earlier
+        call instead of solved.
     """
 
     index: int
@@ -112,6 +117,7 @@ class CurvePoint:
     types: tuple[str, ...]
     row: dict[str, Any]
     plan: Plan | None = field(default=None, repr=False)
+    resumed: bool = False
 
     @property
     def budget(self) -> float:
@@ -143,6 +149,8 @@ class CurvePoint:
         text += f"  {row['runtime_s']:6.2f} s"
         if self.carried:
             text += f"  (plan of the {row['plan_from_budget'] / 1e6:.2f} M point kept)"
+        if self.resumed:
+            text += "  (from an earlier run)"
         return text
 
 
@@ -298,6 +306,7 @@ def budget_curve(
     workers: int | None = None,
     scheduler: str | None = None,
     client: Client | None = None,
+    checkpoint: str | Path | None = None,
 ) -> BudgetCurve:
     r"""Solve a scenario at each budget, ascending, and tabulate coverage against budget.
 
@@ -330,6 +339,13 @@ def budget_curve(
         the instance is scattered once and the ladder cut into contiguous chunks solved
         ascending with warm starts (see :func:`scenarios.sweep.solve_ladder`). Default:
         in this process, one point after another (fastest with one worker).
+    checkpoint
+        A folder where each point is saved as soon as it is solved (one small JSON file
+        per budget, written atomically). Points already saved there by an earlier call with
+        the same scenario, data files, solver settings and ``warm_start`` are read back
+        instead of solved, so a sweep killed halfway and started again solves only the
+        budgets it had not finished (their ``plans`` entries are None). ``lifecircle
+        sweep`` uses ``OUT/points``.
 
     Returns
     -------
@@ -388,45 +404,110 @@ def budget_curve(
 
     rows: list[dict[str, Any]] = []
     plans: list[Plan | None] = []
-    kept: list[tuple[dict[str, Any], Plan]] = []  # the best plan so far, and its row
-    waiting: dict[int, Plan] = {}
+    kept: list[tuple[dict[str, Any], Plan | None]] = []  # the best point so far: row, plan
+    waiting: dict[int, tuple[dict[str, Any], Plan | None, bool]] = {}
 
-    def take(index: int, plan: Plan) -> None:
-        """Add points in ladder order as their plans arrive (out of order on Dask)."""
-        waiting[index] = plan
+    def take(index: int, row: dict[str, Any], plan: Plan | None, resumed: bool) -> None:
+        """Add points in ladder order as they arrive (out of order on Dask or resumed)."""
+        waiting[index] = (row, plan, resumed)
         while len(rows) in waiting:
             at = len(rows)
-            plan_at, budget = waiting.pop(at), ladder[at]
-            row = _plan_row(plan_at, budget, types, baseline)
-            behind: Plan | None = plan_at if plan_at.has_solution else None
+            row, behind, was_resumed = waiting.pop(at)
+            solved = _finite(row["objective"])
             if monotone and kept and _below(row["objective"], kept[0][0]["objective"]):
-                row, behind = _carry(kept[0], plan_at, budget), kept[0][1]
-            if monotone and behind is not None:
+                row, behind, solved = _carry(kept[0][0], row, ladder[at]), kept[0][1], True
+            if monotone and solved:
                 kept[:] = [(row, behind)]
             rows.append(row)
             plans.append(behind)
             _add_marginal(rows)
             if progress is not None:
-                progress(CurvePoint(at, len(ladder), types, dict(rows[-1]), behind))
+                progress(CurvePoint(at, len(ladder), types, dict(rows[-1]), behind,
+                                    resumed=was_resumed))
+
+    saved = _Checkpoint(Path(checkpoint), _checkpoint_key(spec, warm_start)) \
+        if checkpoint is not None else None
+    earlier = saved.load(ladder, curve_columns(types)) if saved is not None else {}
+    todo = [at for at in range(len(ladder)) if at not in earlier]
+    for at, row in earlier.items():
+        take(at, row, None, True)
+
+    def solved(position: int, plan: Plan) -> None:
+        at = todo[position]
+        row = _plan_row(plan, ladder[at], types, baseline)
+        if saved is not None:
+            saved.save(ladder[at], row)
+        take(at, row, plan if plan.has_solution else None, False)
 
     settings = PointSettings(solver=spec.solver.name, time_limit_s=spec.solver.time_limit_s,
                              mip_gap=spec.solver.gap, threads=spec.solver.threads,
                              seed=spec.solver.seed, warm_start=warm_start)
+    budgets_left = [ladder[at] for at in todo]
     parallel = client is not None or scheduler is not None or (workers or 1) > 1
-    if parallel:
+    if budgets_left and parallel:
         from scenarios.batch import _dask_client
 
         with _dask_client(client, scheduler, workers) as dask_client:
-            solve_ladder(instance, ladder, settings, client=dask_client, on_plan=take,
+            solve_ladder(instance, budgets_left, settings, client=dask_client, on_plan=solved,
                          should_stop=should_stop)
-    else:
-        solve_ladder(instance, ladder, settings, on_plan=take, should_stop=should_stop)
+    elif budgets_left:
+        solve_ladder(instance, budgets_left, settings, on_plan=solved,
+                     should_stop=should_stop)
     stopped = len(rows) < len(ladder)
 
     points = pd.DataFrame(rows, columns=curve_columns(types))
     for name in types:
         points[f"new_sites_{name}"] = points[f"new_sites_{name}"].astype("Int64")
     return BudgetCurve(spec.name, types, points, labels, tuple(plans), stopped)
+
+
+def _checkpoint_key(spec: ScenarioSpec, warm_start: bool) -> str:
+    """What a saved point must have been solved with to be reused: the scenario (its data
+    files by content, the solver settings, lifecircle's version) without its budget."""
+    return f"{content_key(replace(spec, budget=0.0))}-warm{int(bool(warm_start))}"
+
+
+@dataclass(frozen=True)
+class _Checkpoint:
+    """The points of one sweep saved in ``folder``, one ``budget-<B>.json`` per budget."""
+
+    folder: Path
+    key: str
+
+    def path(self, budget: float) -> Path:
+        return self.folder / f"budget-{budget:.2f}.json"
+
+    def save(self, budget: float, row: dict[str, Any]) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        text = json.dumps({"key": self.key, "budget": budget, "row": row},
+                          ensure_ascii=False, default=_plain)
+        with atomic_path(self.path(budget)) as temporary:
+            temporary.write_text(text, encoding="utf-8")
+
+    def load(self, ladder: Sequence[float], columns: Sequence[str]
+             ) -> dict[int, dict[str, Any]]:
+        """Ladder index -> saved row, for the budgets saved with this key (files that are
+        damaged, of another scenario or settings, or of another layout are ignored and
+        solved again)."""
+        found: dict[int, dict[str, Any]] = {}
+        for at, budget in enumerate(ladder):
+            try:
+                data = json.loads(self.path(budget).read_text(encoding="utf-8"))
+                row = data["row"]
+                usable = data["key"] == self.key and float(data["budget"]) == budget \
+                    and isinstance(row, dict) and set(row) == set(columns)
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            if usable:
+                found[at] = row
+        return found
+
+
+def _plain(value: Any) -> Any:
+    """JSON for numpy scalars (the rows' counts and sums)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot save {type(value).__name__} in a sweep checkpoint")
 
 
 def _ladder(budgets: Sequence[float]) -> list[float]:
@@ -481,13 +562,13 @@ def _plan_row(plan: Plan, budget: float, types: Sequence[str],
     return row
 
 
-def _carry(kept: tuple[dict[str, Any], Plan], plan: Plan, budget: float) -> dict[str, Any]:
-    """The earlier plan as this point's answer, with this point's bound and runtime."""
-    earlier, _ = kept
+def _carry(earlier: dict[str, Any], point: dict[str, Any], budget: float) -> dict[str, Any]:
+    """The earlier point's plan as this point's answer, with this point's bound and
+    runtime (``point`` is the row of this point's own solve)."""
     row = dict(earlier)
     row["budget"] = budget
-    row["runtime_s"] = plan.runtime_s
-    bound = _float(plan.bound)
+    row["runtime_s"] = point["runtime_s"]
+    bound = _float(point["bound"])
     if math.isfinite(bound):
         bound = max(bound, row["objective"])  # a valid bound is never below a plan
     row["bound"] = bound

@@ -21,6 +21,7 @@ from scenarios.batch import batch_columns, folder_batch, load_batch, run_batch
 from scenarios.cli import main
 from scenarios.runner import run_scenario
 from scenarios.spec import load_scenario
+from tests.dask_processes import group_gone, scheduler_and_workers
 
 distributed = pytest.importorskip("distributed")
 
@@ -91,31 +92,7 @@ budget = [1e6, 2e6, 3e6]
 
 
 def test_real_scheduler_and_two_worker_processes(tiny_dir: Path) -> None:
-    scheduler_file = tiny_dir.parent / "scheduler.json"
-    log = (tiny_dir.parent / "dask.log").open("w")
-    common = {"stdout": log, "stderr": subprocess.STDOUT, "start_new_session": True,
-              "cwd": tiny_dir.parent}
-    processes = [subprocess.Popen(
-        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-         "--port", "0", "--no-dashboard", "--dashboard-address", "127.0.0.1:0",
-         "--scheduler-file", str(scheduler_file)], **common)]
-    try:
-        deadline = time.monotonic() + 60
-        while not scheduler_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        address = json.loads(scheduler_file.read_text())["address"]
-        assert address.startswith("tcp://127.0.0.1:")
-        processes += [subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
-             "--nworkers", "1", "--no-dashboard", "--dashboard-address", "127.0.0.1:0",
-             "--host", "127.0.0.1", "--name", f"w{k}"],
-            **common) for k in range(2)]
-        with distributed.Client(address, set_as_default=False, timeout="30s") as watcher:
-            watcher.wait_for_workers(2, timeout=60)
-            pids = set(watcher.run(os.getpid).values())
-        assert len(pids) == 2 and os.getpid() not in pids
-
-        batch_file = _write(tiny_dir.parent, "four.toml", """
+    batch_file = _write(tiny_dir.parent, "four.toml", """
 base = "tiny/scenario.toml"
 [grid]
 budget = [1e6, 3e6]
@@ -125,36 +102,18 @@ name = "plain"
 name = "elderly-first"
 "types.canteen.weight" = 4
 """)
+    with scheduler_and_workers(tiny_dir.parent, workers=2) as address:
         table = run_batch(batch_file, tiny_dir.parent / "out", scheduler=address,
                           progress=False)
-        assert list(table["name"]) == ["plain__budget=1000000", "plain__budget=3000000",
-                                       "elderly-first__budget=1000000",
-                                       "elderly-first__budget=3000000"]
-        assert set(table["status"]) == {"optimal"}
-        assert list(table["types.canteen.weight"].isna()) == [True, True, False, False]
-        for row in load_batch(batch_file).runs:
-            alone = run_scenario(row.spec)
-            got = table.set_index("name").loc[row.name, "objective"]
-            assert got == pytest.approx(alone.plan.objective, rel=1e-9)
-    finally:
-        for process in reversed(processes):
-            if process.poll() is None:
-                process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        log.close()
-
-
-def _group_gone(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return True
-    return False
+    assert list(table["name"]) == ["plain__budget=1000000", "plain__budget=3000000",
+                                   "elderly-first__budget=1000000",
+                                   "elderly-first__budget=3000000"]
+    assert set(table["status"]) == {"optimal"}
+    assert list(table["types.canteen.weight"].isna()) == [True, True, False, False]
+    for row in load_batch(batch_file).runs:
+        alone = run_scenario(row.spec)
+        got = table.set_index("name").loc[row.name, "objective"]
+        assert got == pytest.approx(alone.plan.objective, rel=1e-9)
 
 
 def test_killed_batch_resumes_without_redoing_finished_runs(tiny_dir: Path) -> None:
@@ -175,11 +134,11 @@ def test_killed_batch_resumes_without_redoing_finished_runs(tiny_dir: Path) -> N
         first.send_signal(signal.SIGKILL)
         first.communicate()
         deadline = time.monotonic() + 20  # the local cluster's worker exits with its parent
-        while not _group_gone(first.pid) and time.monotonic() < deadline:
+        while not group_gone(first.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert _group_gone(first.pid), "worker processes outlived the killed batch"
+        assert group_gone(first.pid), "worker processes outlived the killed batch"
     finally:
-        if not _group_gone(first.pid):
+        if not group_gone(first.pid):
             os.killpg(first.pid, signal.SIGKILL)
     finished = {p.parent.name: p.stat().st_mtime_ns for p in runs.glob("*/summary.json")}
     assert 0 < len(finished) < len(budgets)
