@@ -225,28 +225,95 @@ def _existing_and_total(problem: ReducedProblem, t: int,
 
 def build_milp(problem: ReducedProblem) -> MilpArrays:
     """Assemble the model of :mod:`optimizer.model` and :mod:`optimizer.policy` in bulk."""
-    instance = problem.instance
-    policy = instance.policy
-    minimise = policy.objective == "min_cost"
+    policy = problem.instance.policy
     maxmin = policy.objective == "maxmin"
+    has_worst = maxmin or policy.worst_share_floor is not None
     asm = _Assembly()
-    n_x = problem.n_columns
-    x = asm.add_variables(n_x, integer=True,
-                          objective=-problem.column_cost if minimise else 0.0)
-    if maxmin:
-        minimise = True  # no coverage terms in the objective: only the worst share z
+    x, worst = _column_variables(asm, problem)
+    # max-min: no coverage terms in the objective, only the worst share z
+    minimise = policy.objective == "min_cost" or maxmin
+    capacitated = np.isin(problem.group_type, policy.capacitated_types())
+    components, choices, in_component = _component_rows(asm, problem, x)
+    y_groups, y_var = _coverage_rows(asm, problem, x, ~capacitated & ~in_component,
+                                     minimise)
+    assign_var, assign_group, assign_column = _capacity_rows(asm, problem, x,
+                                                             capacitated, minimise)
+    _site_use_rows(asm, problem, x)
+    _budget_rows(asm, problem, x)
+    served_rows = _floor_and_target_rows(asm, problem, y_var, assign_var, assign_group,
+                                         minimise)
+    circle, members, circle_constant = _circle_rows(asm, problem, y_var, assign_var,
+                                                    assign_group, minimise)
+    if has_worst:
+        _worst_share_rows(asm, problem, y_var, assign_var, assign_group, worst)
+    layout = ModelLayout(
+        x=x, y=y_var[y_groups], y_group=y_groups, components=tuple(components),
+        component_choice=tuple(choices), assignment=assign_var,
+        assignment_group=assign_group, assignment_column=assign_column,
+        served_rows=served_rows, circle=circle, circle_members=members,
+        circle_constant=circle_constant, minimise_cost=minimise and not maxmin,
+        worst_share=worst if has_worst else -1,
+    )
+    offset = 0.0 if minimise else problem.constant + circle_constant
+    return asm.build(offset=offset, n_x=problem.n_columns, layout=layout)
+
+
+def _column_variables(asm: _Assembly, problem: ReducedProblem) -> tuple[np.ndarray, int]:
+    """Add the binary column variables x (forced columns fixed at 1) and, for max-min, the
+    worst share z.
+
+    Parameters
+    ----------
+    asm
+        The assembly (empty: x are the first variables).
+    problem
+        The reduced problem.
+
+    Returns
+    -------
+    x : numpy.ndarray
+        Indices of the column variables.
+    worst : int
+        Index of z: maximised in max-min's first stage, fixed at
+        ``policy.worst_share_floor`` in its second; -1 without max-min.
+    """
+    policy = problem.instance.policy
+    minimise_cost = policy.objective == "min_cost"
+    x = asm.add_variables(problem.n_columns, integer=True,
+                          objective=-problem.column_cost if minimise_cost else 0.0)
+    worst = -1
+    if policy.objective == "maxmin":
         worst = int(asm.add_variables(1, objective=1.0)[0])
     elif policy.worst_share_floor is not None:  # max-min's second stage: z fixed at z*
         worst = int(asm.add_variables(1, lower=policy.worst_share_floor,
                                       upper=policy.worst_share_floor)[0])
     asm.lower[0][problem.forced_columns] = 1.0
+    return x, worst
 
-    capacitated = np.isin(problem.group_type, policy.capacitated_types())
-    weight_per_person = np.divide(problem.group_weight, problem.group_population,
-                                  out=np.zeros(problem.n_groups),
-                                  where=problem.group_population > 0)
-    # Small components of the coverage graph: a choice among their best plans (see
-    # optimizer.components) instead of coverage rows.
+
+def _component_rows(asm: _Assembly, problem: ReducedProblem, x: np.ndarray
+                    ) -> tuple[list[ComponentPlans], list[np.ndarray], np.ndarray]:
+    """Small components of the coverage graph: a choice among their best plans (see
+    :mod:`optimizer.model.components`) instead of coverage rows.
+
+    Parameters
+    ----------
+    asm
+        The assembly.
+    problem
+        The reduced problem.
+    x
+        Indices of the column variables.
+
+    Returns
+    -------
+    components : list of ComponentPlans
+        The small components.
+    choices : list of numpy.ndarray
+        Per component, the indices of its plan-choice variables.
+    in_component : numpy.ndarray
+        Boolean mask of the groups inside some component.
+    """
     components = small_components(problem)
     in_component = np.zeros(problem.n_groups, dtype=bool)
     choices = []
@@ -264,8 +331,35 @@ def build_milp(problem: ReducedProblem) -> MilpArrays:
                      np.concatenate([x[component.columns], z[link[1]]]),
                      np.concatenate([np.ones(m), -np.ones(len(link[0]))]),
                      np.zeros(m), np.zeros(m))
-    # Coverage: y_g <= sum of covering x.
-    y_groups = np.nonzero(~capacitated & ~in_component)[0]
+    return components, choices, in_component
+
+
+def _coverage_rows(asm: _Assembly, problem: ReducedProblem, x: np.ndarray,
+                   plain: np.ndarray, minimise: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Coverage variables y_g and rows ``y_g <= sum of covering x`` for the ``plain``
+    groups (neither capacitated nor in a small component).
+
+    Parameters
+    ----------
+    asm
+        The assembly.
+    problem
+        The reduced problem.
+    x
+        Indices of the column variables.
+    plain
+        Boolean mask of the groups that get a y variable.
+    minimise
+        True when coverage is not in the objective (least cost, max-min).
+
+    Returns
+    -------
+    y_groups : numpy.ndarray
+        The groups with a y variable.
+    y_var : numpy.ndarray
+        Per group, the index of its y variable (-1: none).
+    """
+    y_groups = np.nonzero(plain)[0]
     y_var = np.full(problem.n_groups, -1, dtype=np.int64)
     y_var[y_groups] = asm.add_variables(
         len(y_groups), objective=0.0 if minimise else problem.group_weight[y_groups]
@@ -278,7 +372,39 @@ def build_milp(problem: ReducedProblem) -> MilpArrays:
         np.concatenate([-np.ones(cover.nnz), np.ones(len(y_groups))]),
         np.full(len(y_groups), -np.inf), np.zeros(len(y_groups)),
     )
-    # Capacities: fractional assignment a_gk of group g to open column k in reach.
+    return y_groups, y_var
+
+
+def _capacity_rows(asm: _Assembly, problem: ReducedProblem, x: np.ndarray,
+                   capacitated: np.ndarray, minimise: bool
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Capacities: fractional assignment a_gk of a capacitated group g to an open column k
+    in reach, within the group's population and the column's capacity.
+
+    Parameters
+    ----------
+    asm
+        The assembly.
+    problem
+        The reduced problem.
+    x
+        Indices of the column variables.
+    capacitated
+        Boolean mask of the groups of capacitated types.
+    minimise
+        True when coverage is not in the objective (least cost, max-min).
+
+    Returns
+    -------
+    assign_var : numpy.ndarray
+        Indices of the assignment variables, one per (group, column) pair in reach.
+    assign_group, assign_column : numpy.ndarray
+        The group and the column of each pair.
+    """
+    policy = problem.instance.policy
+    weight_per_person = np.divide(problem.group_weight, problem.group_population,
+                                  out=np.zeros(problem.n_groups),
+                                  where=problem.group_population > 0)
     cap_groups = np.nonzero(capacitated)[0]
     pairs = problem.cover[cap_groups].tocoo()
     assign_group = cap_groups[pairs.row]
@@ -295,7 +421,7 @@ def build_milp(problem: ReducedProblem) -> MilpArrays:
         capacity = policy.site_capacity[problem.column_site, problem.column_type]
         limited = np.nonzero(np.isfinite(capacity) & np.isin(
             problem.column_type, policy.capacitated_types()))[0]
-        row_of = np.full(n_x, -1, dtype=np.int64)
+        row_of = np.full(problem.n_columns, -1, dtype=np.int64)
         row_of[limited] = np.arange(len(limited))
         inside = row_of[assign_column] >= 0
         asm.add_rows("capacity",
@@ -310,25 +436,7 @@ def build_milp(problem: ReducedProblem) -> MilpArrays:
                      np.concatenate([np.ones(n_pairs),
                                      -problem.group_population[assign_group]]),
                      np.full(n_pairs, -np.inf), np.zeros(n_pairs))
-
-    _site_use_rows(asm, problem, x)
-    _budget_rows(asm, problem, x)
-    served_rows = _floor_and_target_rows(asm, problem, y_var, assign_var, assign_group,
-                                         minimise)
-    circle, members, circle_constant = _circle_rows(asm, problem, y_var, assign_var,
-                                                    assign_group, minimise)
-    if maxmin or policy.worst_share_floor is not None:
-        _worst_share_rows(asm, problem, y_var, assign_var, assign_group, worst)
-    layout = ModelLayout(
-        x=x, y=y_var[y_groups], y_group=y_groups, components=tuple(components),
-        component_choice=tuple(choices), assignment=assign_var,
-        assignment_group=assign_group, assignment_column=assign_column,
-        served_rows=served_rows, circle=circle, circle_members=members,
-        circle_constant=circle_constant, minimise_cost=minimise and not maxmin,
-        worst_share=worst if maxmin or policy.worst_share_floor is not None else -1,
-    )
-    offset = 0.0 if minimise else problem.constant + circle_constant
-    return asm.build(offset=offset, n_x=n_x, layout=layout)
+    return assign_var, assign_group, assign_column
 
 
 def _floor_and_target_rows(asm: _Assembly, problem: ReducedProblem, y_var: np.ndarray,

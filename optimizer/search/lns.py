@@ -29,10 +29,10 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from optimizer.deadline import Deadline
-from optimizer.model.milp import build_milp, full_solution
+from optimizer.model.milp import MilpArrays, build_milp, full_solution
 from optimizer.model.reduce import ReducedProblem
 from optimizer.search.subproblem import restricted_problem
-from optimizer.solvers.base import SolveOptions, SolveStatus
+from optimizer.solvers.base import Backend, BackendResult, SolveOptions, SolveStatus
 
 _EPS = 1e-9
 
@@ -176,28 +176,19 @@ def large_neighbourhood_search(
         The best plan (never worse than the start).
     """
     deadline = Deadline.start(time_limit_s)
-    if backend is None:
-        from optimizer.solvers.highs import HighsBackend
-
-        backend = HighsBackend()
+    backend = _default_backend(backend)
     rng = np.random.default_rng(seed)
     incumbent = _Incumbent(problem, columns)
     start_value = best_value = incumbent.objective()
-    locked = np.zeros(problem.n_columns, dtype=bool)
-    locked[problem.forced_columns] = True
-    locked |= np.isin(problem.column_site, problem.forced_any_sites)
-    xy = problem.instance.site_xy[problem.column_site]
-    tree = cKDTree(xy)
-    reach = problem.instance.reach_radii[problem.column_type]
-    n_open = int(incumbent.chosen.sum())
-    size, max_size = min(start_size, max(1, n_open)), max(1, min(n_open, max_size))
-    tried = improvements = failures = 0
+    space = _search_space(problem)
+    sizes = _Sizes.start(int(incumbent.chosen.sum()), start_size, max_size, growth)
+    tried = improvements = 0
     upper = problem.upper_bound - _EPS * max(1.0, problem.upper_bound)
     order: list[int] = []
     while not deadline.expired(margin=0.05) and best_value < upper:
         if should_stop is not None and should_stop():
             break
-        movable = np.nonzero(incumbent.chosen & ~locked)[0]
+        movable = np.nonzero(incumbent.chosen & ~space.locked)[0]
         if len(movable) == 0:
             break
         if not order:
@@ -206,49 +197,25 @@ def large_neighbourhood_search(
         if not incumbent.chosen[seed_column]:
             continue
         tried += 1
-        released, free = _region(seed_column, movable, incumbent, xy, tree, reach, locked,
-                                 size=size, spare=spare, max_free=max_free)
-        fixed = incumbent.chosen.copy()
-        fixed[released] = False
-        sub, free = restricted_problem(problem, free, np.nonzero(fixed)[0])
-        milp = build_milp(sub)
-        released_in_sub = np.isin(free, released)
-        warm = full_solution(sub, np.nonzero(released_in_sub)[0], milp)
-        covered = np.asarray(sub.cover[:, released_in_sub].sum(axis=1)).ravel() > 0
-        current = float(sub.group_weight[covered].sum())
+        released, free = _region(seed_column, movable, incumbent, space.xy, space.tree,
+                                 space.reach, space.locked, size=sizes.size, spare=spare,
+                                 max_free=max_free)
+        sub = _sub_mip(problem, incumbent, released, free)
         left = deadline.left()
         if left <= 0.05:
             break
-        result = backend.solve(milp, options=SolveOptions(
-            time_limit_s=min(left, 2.0 + 0.1 * size), mip_gap=1e-6, threads=1, seed=seed,
-            should_stop=should_stop), warm_start=warm)
-        gained = False
-        if result.values is not None and result.objective is not None and \
-                result.objective > current + _EPS * max(1.0, current):
-            chosen = free[result.values[: milp.n_x] > 0.5]
-            incumbent.move(released, chosen)
-            value = incumbent.objective()
-            if value > best_value + _EPS * max(1.0, abs(best_value)):
-                best_value = value
-                improvements += 1
-                gained = True
-                order = []
-                if on_improvement is not None:
-                    on_improvement(np.nonzero(incumbent.chosen)[0], best_value)
-            else:  # the model overstated the gain: undo
-                incumbent.move(chosen, released)
-        if gained:
-            failures = 0
-        elif result.status == SolveStatus.FEASIBLE and size > 1:
-            max_size = size - 1  # the sub-MIP was too hard to close at this size
-            size, failures = max_size, 0
-        else:
-            failures += 1
-            if failures >= max(1, -(-n_open // size)):
-                # Every region was tried at this size without gain: look wider.
-                if size >= max_size:
-                    break
-                size, failures = min(size + growth, max_size), 0
+        result = backend.solve(sub.milp, options=SolveOptions(
+            time_limit_s=min(left, 2.0 + 0.1 * sizes.size), mip_gap=1e-6, threads=1,
+            seed=seed, should_stop=should_stop), warm_start=sub.warm)
+        value = _take_if_better(incumbent, sub, result, best_value)
+        if value is not None:
+            best_value = value
+            improvements += 1
+            order = []
+            if on_improvement is not None:
+                on_improvement(np.nonzero(incumbent.chosen)[0], best_value)
+        if not sizes.update(gained=value is not None, status=result.status):
+            break
     return LnsResult(
         columns=np.nonzero(incumbent.chosen)[0],
         objective=best_value,
@@ -257,3 +224,193 @@ def large_neighbourhood_search(
         improvements=improvements,
         runtime_s=deadline.elapsed(),
     )
+
+
+def _default_backend(backend: Backend | None) -> Backend:
+    """The backend for the sub-MIPs: ``backend``, or HiGHS if None.
+
+    Parameters
+    ----------
+    backend
+        A MIP backend, or None.
+
+    Returns
+    -------
+    Backend
+        The backend to use.
+    """
+    if backend is None:
+        from optimizer.solvers.highs import HighsBackend
+
+        backend = HighsBackend()
+    return backend
+
+
+@dataclass(frozen=True, eq=False)
+class _Space:
+    """Where the columns are: locked columns, coordinates, a k-d tree and reach radii."""
+
+    locked: np.ndarray
+    xy: np.ndarray
+    tree: cKDTree
+    reach: np.ndarray
+
+
+def _search_space(problem: ReducedProblem) -> _Space:
+    """The columns the search may not move (forced ones, those at sites forced open) and
+    the geometry the neighbourhoods are drawn from.
+
+    Parameters
+    ----------
+    problem
+        The reduced coverage problem.
+
+    Returns
+    -------
+    _Space
+        Locked mask, column coordinates, their k-d tree and each column's reach radius.
+    """
+    locked = np.zeros(problem.n_columns, dtype=bool)
+    locked[problem.forced_columns] = True
+    locked |= np.isin(problem.column_site, problem.forced_any_sites)
+    xy = problem.instance.site_xy[problem.column_site]
+    return _Space(locked=locked, xy=xy, tree=cKDTree(xy),
+                  reach=problem.instance.reach_radii[problem.column_type])
+
+
+@dataclass
+class _Sizes:
+    """The neighbourhood size schedule: grow after a round without gain, shrink the
+    largest size when a sub-MIP cannot be closed."""
+
+    size: int
+    max_size: int
+    n_open: int
+    growth: int
+    failures: int = 0
+
+    @classmethod
+    def start(cls, n_open: int, start_size: int, max_size: int, growth: int) -> _Sizes:
+        """The schedule for an incumbent with ``n_open`` open columns.
+
+        Parameters
+        ----------
+        n_open
+            Open columns of the starting incumbent.
+        start_size, max_size, growth
+            As in :func:`large_neighbourhood_search`.
+
+        Returns
+        -------
+        _Sizes
+            Starting at ``start_size``, both sizes within ``[1, n_open]``.
+        """
+        return cls(size=min(start_size, max(1, n_open)),
+                   max_size=max(1, min(n_open, max_size)), n_open=n_open, growth=growth)
+
+    def update(self, *, gained: bool, status: SolveStatus) -> bool:
+        """Adjust the size after a neighbourhood.
+
+        Parameters
+        ----------
+        gained
+            Whether the neighbourhood improved the incumbent.
+        status
+            The sub-MIP's status (feasible only: it was not closed in time).
+
+        Returns
+        -------
+        bool
+            False when the search should stop: every region was tried at the largest
+            size without gain.
+        """
+        if gained:
+            self.failures = 0
+        elif status == SolveStatus.FEASIBLE and self.size > 1:
+            self.max_size = self.size - 1  # the sub-MIP was too hard to close at this size
+            self.size, self.failures = self.max_size, 0
+        else:
+            self.failures += 1
+            if self.failures >= max(1, -(-self.n_open // self.size)):
+                # Every region was tried at this size without gain: look wider.
+                if self.size >= self.max_size:
+                    return False
+                self.size, self.failures = min(self.size + self.growth, self.max_size), 0
+        return True
+
+
+@dataclass(frozen=True, eq=False)
+class _SubMip:
+    """A neighbourhood's sub-problem: its model, warm start and current value."""
+
+    released: np.ndarray
+    free: np.ndarray
+    milp: MilpArrays
+    warm: np.ndarray | None
+    current: float
+
+
+def _sub_mip(problem: ReducedProblem, incumbent: _Incumbent, released: np.ndarray,
+             free: np.ndarray) -> _SubMip:
+    """The sub-MIP over the ``free`` columns with every other open column but the
+    ``released`` ones fixed.
+
+    Parameters
+    ----------
+    problem
+        The reduced coverage problem.
+    incumbent
+        The current plan.
+    released
+        Open columns freed by the neighbourhood.
+    free
+        Candidate columns of the sub-problem (see :func:`_region`).
+
+    Returns
+    -------
+    _SubMip
+        Its model, the free columns it kept, the released plan as a warm start and that
+        plan's value in the sub-problem.
+    """
+    fixed = incumbent.chosen.copy()
+    fixed[released] = False
+    sub, free = restricted_problem(problem, free, np.nonzero(fixed)[0])
+    milp = build_milp(sub)
+    released_in_sub = np.isin(free, released)
+    warm = full_solution(sub, np.nonzero(released_in_sub)[0], milp)
+    covered = np.asarray(sub.cover[:, released_in_sub].sum(axis=1)).ravel() > 0
+    current = float(sub.group_weight[covered].sum())
+    return _SubMip(released=released, free=free, milp=milp, warm=warm, current=current)
+
+
+def _take_if_better(incumbent: _Incumbent, sub: _SubMip, result: BackendResult,
+                    best_value: float) -> float | None:
+    """Move the incumbent to the sub-MIP's plan if that gains.
+
+    Parameters
+    ----------
+    incumbent
+        The current plan (moved in place when it gains).
+    sub
+        The neighbourhood's sub-MIP.
+    result
+        The backend's answer for it.
+    best_value
+        The incumbent's objective.
+
+    Returns
+    -------
+    float or None
+        The new objective, or None (incumbent unchanged) when the sub-MIP did not beat the
+        released plan or the model overstated the gain.
+    """
+    current = sub.current
+    if result.values is not None and result.objective is not None and \
+            result.objective > current + _EPS * max(1.0, current):
+        chosen = sub.free[result.values[: sub.milp.n_x] > 0.5]
+        incumbent.move(sub.released, chosen)
+        value = incumbent.objective()
+        if value > best_value + _EPS * max(1.0, abs(best_value)):
+            return value
+        incumbent.move(chosen, sub.released)  # the model overstated the gain: undo
+    return None

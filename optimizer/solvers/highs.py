@@ -7,8 +7,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import cache
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -222,138 +223,348 @@ class HighsBackend:
     def _run(self, h, milp: MilpArrays, options: SolveOptions, warm_start: np.ndarray | None,
              threads: int, clock: Deadline, *,
              seen: dict[str, object] | None = None) -> BackendResult:
-        hp = _highspy()
-        _Scheduler.use(threads)
-        h.setOptionValue("threads", threads)
-        if milp.matrix.nnz > _PRESOLVE_MAX_NONZEROS:
-            # Presolve neither checks the time limit nor takes an interrupt: on Brooklyn
-            # (0.79 M nonzeros) it ran 35-48 s alone, 70 s with the other core busy.
-            h.setOptionValue("presolve", "off")
+        """Solve ``milp`` with the configured ``h`` in the calling thread.
 
+        Parameters
+        ----------
+        h
+            A ``highspy.Highs`` with the solve's limits set (see :meth:`solve`).
+        milp
+            The model.
+        options
+            Solve options (callbacks, stop hook).
+        warm_start
+            A full variable vector to start from, or None.
+        threads
+            Thread count for HiGHS's scheduler in this thread.
+        clock
+            The solve's deadline.
+        seen
+            Filled with the last bound and incumbent the callbacks reported (shared with
+            :meth:`_run_stoppable`); a fresh one if None.
+
+        Returns
+        -------
+        BackendResult
+            The outcome, with the callbacks' incumbent if HiGHS was interrupted.
+        """
+        _set_threads_and_presolve(h, milp, threads)
         pass_model(h, milp)
-
-        if warm_start is not None:
-            solution = hp.HighsSolution()
-            solution.col_value = warm_start.astype(float).tolist()
-            solution.value_valid = True
-            h.setSolution(solution)
-
-        if options.progress is not None:
-            callback = options.progress
-
-            def report(event) -> None:
-                out = event.data_out
-                callback(
-                    ProgressEvent(
-                        source="highs",
-                        elapsed_s=clock.elapsed(),
-                        incumbent=float(out.objective_function_value),
-                        bound=float(out.mip_dual_bound),
-                    )
-                )
-
-            h.cbMipImprovingSolution.subscribe(report)
-
+        _set_warm_start(h, warm_start)
+        _subscribe_progress(h, options, clock)
         # HiGHS checks its time limit only between some phases: its root cut loop was seen
         # running 40 s past the limit. The MIP and simplex interrupt callbacks stop it at the
         # deadline (with the incumbent kept).
         if seen is None:
             seen = {"bound": None, "values": None}
-
-        def stop_lp_at_deadline(event) -> None:
-            stop = clock.expired() or (
-                options.should_stop is not None and options.should_stop())
-            if stop and event.data_in is not None:
-                # (highspy 1.16 made ``event.interrupt`` a method; the flag works in all.)
-                event.data_in.user_interrupt = True
-
-        def stop_at_deadline(event) -> None:
-            bound = float(event.data_out.mip_dual_bound)
-            if np.isfinite(bound):
-                seen["bound"] = bound
-            stop_lp_at_deadline(event)
-
-        def keep_incumbent(event) -> None:
-            values = np.asarray(event.data_out.mip_solution, dtype=float).copy()
-            seen["values"] = values
-            if options.on_solution is not None:
-                options.on_solution(values, float(event.data_out.objective_function_value))
-
-        def take_incoming(event) -> None:
-            offered = options.incoming() if options.incoming is not None else None
-            if offered is not None and event.data_in is not None:
-                event.data_in.setSolution(np.asarray(offered, dtype=float))
-                event.data_in.user_has_solution = True
-
-        if options.incoming is not None:
-            h.cbMipUserSolution.subscribe(take_incoming)
-        h.cbMipInterrupt.subscribe(stop_at_deadline)
-        # The root LP of a large model (Kings, 7,730 sites at 800 m) alone can outlast the
-        # limit; stop the simplex too (the incumbent is the warm start or a callback's).
-        h.cbSimplexInterrupt.subscribe(stop_lp_at_deadline)
-        h.cbMipImprovingSolution.subscribe(keep_incumbent)
+        _subscribe_interrupts(h, options, clock, seen)
         h.run()
-        status = h.getModelStatus()
-        info = h.getInfo()
-        has_solution = info.primal_solution_status == 2
-        values = np.asarray(h.getSolution().col_value, dtype=float) if has_solution else None
-        objective = float(info.objective_function_value) if has_solution else None
-        stale = values is not None and objective is not None
-        if stale and not _consistent(milp, values, objective):
-            # Seen with HiGHS 1.16: after a MIP start, with presolve on, the reported optimum
-            # is right but the returned column values are the start's. Solve again without
-            # presolve (same start), which returns matching values.
-            h.setOptionValue("presolve", "off")
-            h.setOptionValue("time_limit", clock.left(at_least=1.0))
-            h.run()
-            status, info = h.getModelStatus(), h.getInfo()
-            has_solution = info.primal_solution_status == 2
-            values = np.asarray(h.getSolution().col_value, dtype=float) if has_solution else None
-            objective = float(milp.objective @ values + milp.offset) if has_solution else None
-        interrupted = status not in (hp.HighsModelStatus.kOptimal,
-                                     hp.HighsModelStatus.kInfeasible,
-                                     hp.HighsModelStatus.kTimeLimit) and (
-            clock.expired()
-            or (options.should_stop is not None and options.should_stop()))
-        if interrupted:
-            # Stopped by our deadline or the caller: HiGHS reports an error and drops its
-            # incumbent and bound, so take the last ones its callbacks reported.
-            kept = seen["values"]
-            if kept is not None and len(kept) == milp.n_cols:
-                values = kept
-                objective = float(milp.objective @ values + milp.offset)
-                has_solution = True
-            bound = seen["bound"]
-            return BackendResult(
-                SolveStatus.FEASIBLE if has_solution else SolveStatus.NO_SOLUTION,
-                values if has_solution else None,
-                objective if has_solution else None,
-                bound if isinstance(bound, float) else None,
-                clock.elapsed(),
-                "stopped at the time limit" if clock.expired()
-                else "stopped by the caller",
+        outcome = _read_consistent_solution(h, milp, clock)
+        if _was_interrupted(outcome.status, options, clock):
+            return _interrupted_result(milp, outcome, seen, clock)
+        return _final_result(h, outcome, clock)
+
+
+def _set_threads_and_presolve(h, milp: MilpArrays, threads: int) -> None:
+    """Set the thread count (and this thread's scheduler) and switch presolve off for big
+    models.
+
+    Parameters
+    ----------
+    h
+        The ``highspy.Highs`` object.
+    milp
+        The model (its nonzero count decides presolve).
+    threads
+        Thread count for the solve.
+    """
+    _Scheduler.use(threads)
+    h.setOptionValue("threads", threads)
+    if milp.matrix.nnz > _PRESOLVE_MAX_NONZEROS:
+        # Presolve neither checks the time limit nor takes an interrupt: on Brooklyn
+        # (0.79 M nonzeros) it ran 35-48 s alone, 70 s with the other core busy.
+        h.setOptionValue("presolve", "off")
+
+
+def _set_warm_start(h, warm_start: np.ndarray | None) -> None:
+    """Hand a full variable vector to HiGHS as its MIP start (nothing if None).
+
+    Parameters
+    ----------
+    h
+        The ``highspy.Highs`` object, with the model passed.
+    warm_start
+        Values of every column, or None.
+    """
+    if warm_start is None:
+        return
+    solution = _highspy().HighsSolution()
+    solution.col_value = warm_start.astype(float).tolist()
+    solution.value_valid = True
+    h.setSolution(solution)
+
+
+def _subscribe_progress(h, options: SolveOptions, clock: Deadline) -> None:
+    """Report every improving MIP solution to ``options.progress`` (if set).
+
+    Parameters
+    ----------
+    h
+        The ``highspy.Highs`` object.
+    options
+        Solve options; nothing is subscribed without ``progress``.
+    clock
+        The solve's deadline (for the elapsed time in each event).
+    """
+    if options.progress is None:
+        return
+    callback = options.progress
+
+    def report(event) -> None:
+        out = event.data_out
+        callback(
+            ProgressEvent(
+                source="highs",
+                elapsed_s=clock.elapsed(),
+                incumbent=float(out.objective_function_value),
+                bound=float(out.mip_dual_bound),
             )
-        runtime = clock.elapsed()
-        bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else None
-        ms = hp.HighsModelStatus
-        if status == ms.kOptimal:
-            result_status = SolveStatus.OPTIMAL
-        elif status in (ms.kInfeasible, ms.kUnboundedOrInfeasible):
-            result_status = SolveStatus.INFEASIBLE
-        elif has_solution:
-            result_status = SolveStatus.FEASIBLE
-        elif status in (ms.kTimeLimit, ms.kIterationLimit, ms.kInterrupt, ms.kSolutionLimit):
-            result_status = SolveStatus.NO_SOLUTION
-        else:
-            result_status = SolveStatus.ERROR
-        return BackendResult(
-            status=result_status,
-            values=values,
-            objective=objective,
-            bound=bound,
-            runtime_s=runtime,
-            message=h.modelStatusToString(status),
         )
+
+    h.cbMipImprovingSolution.subscribe(report)
+
+
+def _subscribe_interrupts(h, options: SolveOptions, clock: Deadline,
+                          seen: dict[str, object]) -> None:
+    """Subscribe the callbacks that stop HiGHS at the deadline or on the caller's stop,
+    record its bound and incumbents in ``seen`` and take solutions offered by
+    ``options.incoming``.
+
+    Parameters
+    ----------
+    h
+        The ``highspy.Highs`` object.
+    options
+        Solve options (``should_stop``, ``on_solution``, ``incoming``).
+    clock
+        The solve's deadline.
+    seen
+        Receives the last finite dual bound (``"bound"``) and incumbent (``"values"``).
+    """
+
+    def stop_lp_at_deadline(event) -> None:
+        stop = clock.expired() or (
+            options.should_stop is not None and options.should_stop())
+        if stop and event.data_in is not None:
+            # (highspy 1.16 made ``event.interrupt`` a method; the flag works in all.)
+            event.data_in.user_interrupt = True
+
+    def stop_at_deadline(event) -> None:
+        bound = float(event.data_out.mip_dual_bound)
+        if np.isfinite(bound):
+            seen["bound"] = bound
+        stop_lp_at_deadline(event)
+
+    def keep_incumbent(event) -> None:
+        values = np.asarray(event.data_out.mip_solution, dtype=float).copy()
+        seen["values"] = values
+        if options.on_solution is not None:
+            options.on_solution(values, float(event.data_out.objective_function_value))
+
+    def take_incoming(event) -> None:
+        offered = options.incoming() if options.incoming is not None else None
+        if offered is not None and event.data_in is not None:
+            event.data_in.setSolution(np.asarray(offered, dtype=float))
+            event.data_in.user_has_solution = True
+
+    if options.incoming is not None:
+        h.cbMipUserSolution.subscribe(take_incoming)
+    h.cbMipInterrupt.subscribe(stop_at_deadline)
+    # The root LP of a large model (Kings, 7,730 sites at 800 m) alone can outlast the
+    # limit; stop the simplex too (the incumbent is the warm start or a callback's).
+    h.cbSimplexInterrupt.subscribe(stop_lp_at_deadline)
+    h.cbMipImprovingSolution.subscribe(keep_incumbent)
+
+
+@dataclass
+class _RunOutcome:
+    """What HiGHS returned after a run: model status, info and the solution if any."""
+
+    status: Any
+    info: Any
+    has_solution: bool
+    values: np.ndarray | None
+    objective: float | None
+
+
+def _read_solution(h, objective_of: Callable[[Any, np.ndarray], float]) -> _RunOutcome:
+    """Read the model status, info and primal solution of a finished run.
+
+    Parameters
+    ----------
+    h
+        The ``highspy.Highs`` object after ``run()``.
+    objective_of
+        Computes the objective from HiGHS's info and the column values.
+
+    Returns
+    -------
+    _RunOutcome
+        Values and objective are None when HiGHS has no primal solution.
+    """
+    status = h.getModelStatus()
+    info = h.getInfo()
+    has_solution = info.primal_solution_status == 2
+    values = np.asarray(h.getSolution().col_value, dtype=float) if has_solution else None
+    objective = objective_of(info, values) if has_solution else None
+    return _RunOutcome(status, info, has_solution, values, objective)
+
+
+def _read_consistent_solution(h, milp: MilpArrays, clock: Deadline) -> _RunOutcome:
+    """Read the run's result, solving again without presolve when the returned column
+    values do not match the reported objective.
+
+    Parameters
+    ----------
+    h
+        The ``highspy.Highs`` object after ``run()``.
+    milp
+        The model (to recompute the objective).
+    clock
+        The solve's deadline (the time left for a second run).
+
+    Returns
+    -------
+    _RunOutcome
+        The (possibly re-solved) result.
+    """
+    outcome = _read_solution(h, lambda info, _: float(info.objective_function_value))
+    values, objective = outcome.values, outcome.objective
+    stale = values is not None and objective is not None
+    if stale and not _consistent(milp, values, objective):
+        # Seen with HiGHS 1.16: after a MIP start, with presolve on, the reported optimum
+        # is right but the returned column values are the start's. Solve again without
+        # presolve (same start), which returns matching values.
+        h.setOptionValue("presolve", "off")
+        h.setOptionValue("time_limit", clock.left(at_least=1.0))
+        h.run()
+        outcome = _read_solution(h, lambda _, v: float(milp.objective @ v + milp.offset))
+    return outcome
+
+
+def _was_interrupted(status, options: SolveOptions, clock: Deadline) -> bool:
+    """True when HiGHS ended without a proper status because our deadline passed or the
+    caller asked to stop.
+
+    Parameters
+    ----------
+    status
+        HiGHS's model status.
+    options
+        Solve options (``should_stop``).
+    clock
+        The solve's deadline.
+    """
+    ms = _highspy().HighsModelStatus
+    return status not in (ms.kOptimal, ms.kInfeasible, ms.kTimeLimit) and (
+        clock.expired()
+        or (options.should_stop is not None and options.should_stop()))
+
+
+def _interrupted_result(milp: MilpArrays, outcome: _RunOutcome, seen: dict[str, object],
+                        clock: Deadline) -> BackendResult:
+    """The result of a run we interrupted: HiGHS reports an error and drops its incumbent
+    and bound, so take the last ones its callbacks reported.
+
+    Parameters
+    ----------
+    milp
+        The model.
+    outcome
+        What HiGHS returned.
+    seen
+        The last bound and incumbent reported by the callbacks.
+    clock
+        The solve's deadline.
+
+    Returns
+    -------
+    BackendResult
+        Feasible with the kept incumbent, or without a solution.
+    """
+    values, objective, has_solution = outcome.values, outcome.objective, outcome.has_solution
+    kept = seen["values"]
+    if kept is not None and len(kept) == milp.n_cols:
+        values = kept
+        objective = float(milp.objective @ values + milp.offset)
+        has_solution = True
+    bound = seen["bound"]
+    return BackendResult(
+        SolveStatus.FEASIBLE if has_solution else SolveStatus.NO_SOLUTION,
+        values if has_solution else None,
+        objective if has_solution else None,
+        bound if isinstance(bound, float) else None,
+        clock.elapsed(),
+        "stopped at the time limit" if clock.expired()
+        else "stopped by the caller",
+    )
+
+
+def _result_status(status, has_solution: bool) -> SolveStatus:
+    """Our status for HiGHS's model status.
+
+    Parameters
+    ----------
+    status
+        HiGHS's model status.
+    has_solution
+        Whether HiGHS returned a primal solution.
+
+    Returns
+    -------
+    SolveStatus
+        Optimal, infeasible, feasible, no solution (a limit or interrupt) or error.
+    """
+    ms = _highspy().HighsModelStatus
+    if status == ms.kOptimal:
+        return SolveStatus.OPTIMAL
+    if status in (ms.kInfeasible, ms.kUnboundedOrInfeasible):
+        return SolveStatus.INFEASIBLE
+    if has_solution:
+        return SolveStatus.FEASIBLE
+    if status in (ms.kTimeLimit, ms.kIterationLimit, ms.kInterrupt, ms.kSolutionLimit):
+        return SolveStatus.NO_SOLUTION
+    return SolveStatus.ERROR
+
+
+def _final_result(h, outcome: _RunOutcome, clock: Deadline) -> BackendResult:
+    """The result of a run that ended by itself (optimal, infeasible, a limit or an error).
+
+    Parameters
+    ----------
+    h
+        The ``highspy.Highs`` object after the run.
+    outcome
+        What HiGHS returned.
+    clock
+        The solve's deadline.
+
+    Returns
+    -------
+    BackendResult
+        Status, values, objective, dual bound and HiGHS's status text.
+    """
+    runtime = clock.elapsed()
+    info = outcome.info
+    bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else None
+    return BackendResult(
+        status=_result_status(outcome.status, outcome.has_solution),
+        values=outcome.values,
+        objective=outcome.objective,
+        bound=bound,
+        runtime_s=runtime,
+        message=h.modelStatusToString(outcome.status),
+    )
 
 
 def highs_lp_duals(problem, *, time_limit_s: float,
