@@ -126,17 +126,38 @@ def plan_map(layers: MapLayers, *, type_name: str, type_index: int, text: MapTex
     covered, already covered, uncovered), streets, the type's new and existing facilities,
     community names, a legend with ``text.stats`` and a scale bar; the map is at most
     ``max_height_in`` inches high (three maps share an A4 page at the default)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.collections import LineCollection, PolyCollection
-    from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-    from matplotlib.patheffects import withStroke
-
     x0, x1, y0, y1 = _extent(layers)
     span_x, span_y = x1 - x0, y1 - y0
     scale = min((MAP_WIDTH_IN - _LEGEND_IN) / span_x, max_height_in / span_y)
     map_w, map_h = span_x * scale, span_y * scale
+    figure, ax = _map_figure((x0, x1, y0, y1), map_w, map_h)
+    _draw_cells(ax, layers.cells)
+    _draw_streets(ax, layers.streets)
+    colour = TYPE_COLOURS[type_index % len(TYPE_COLOURS)]
+    marker = TYPE_MARKERS[type_index % len(TYPE_MARKERS)]
+    existing = _draw_facilities(ax, layers, type_name, colour, marker)
+    _draw_community_names(ax, layers.communities)
+    left = (map_w + 0.15) / MAP_WIDTH_IN
+    _map_legend(figure, left, text, colour=colour, marker=marker,
+                existing=bool(len(existing)), streets=bool(len(layers.streets)))
+    _scale_bar(figure, left, span_x, scale, text.lang)
+    return png_data_uri(_figure_png(figure, dpi=dpi, lang=text.lang), colours=128)
+
+
+def _map_figure(extent: tuple[float, float, float, float], map_w: float,
+                map_h: float) -> tuple[Any, Any]:
+    """A figure :data:`MAP_WIDTH_IN` wide with the map's axes (``map_w`` by ``map_h``
+    inches, equal aspect, no axis) at its left, vertically centred.
+
+    Returns
+    -------
+    figure, ax
+        The matplotlib figure and the map's axes.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    x0, x1, y0, y1 = extent
     fig_h = max(map_h, 1.9)
     figure = Figure(figsize=(MAP_WIDTH_IN, fig_h))
     FigureCanvasAgg(figure)
@@ -145,25 +166,46 @@ def plan_map(layers: MapLayers, *, type_name: str, type_index: int, text: MapTex
     ax.set_ylim(y0, y1)
     ax.set_aspect("equal")
     ax.set_axis_off()
+    return figure, ax
 
-    cells = layers.cells
-    if len(cells):
-        cx, cy = cells["x"].to_numpy(), cells["y"].to_numpy()
-        half_x, half_y = (v / 2 for v in _cell_size(cells))
-        corners = [(cx - half_x, cy - half_y), (cx + half_x, cy - half_y),
-                   (cx + half_x, cy + half_y), (cx - half_x, cy + half_y)]
-        squares = np.stack([np.stack(corner, axis=1) for corner in corners], axis=1)
-        colours = [STATUS_COLOURS[s] for s in cells["status"]]
-        ax.add_collection(PolyCollection(squares, facecolors=colours, edgecolors="none",
-                                         zorder=1))
-    streets = layers.streets
-    if len(streets):
-        segments = np.stack([streets[["x0", "y0"]].to_numpy(dtype=float),
-                             streets[["x1", "y1"]].to_numpy(dtype=float)], axis=1)
-        ax.add_collection(LineCollection(segments, colors=_STREET, linewidths=0.22,
-                                         alpha=0.55, zorder=2))
-    colour = TYPE_COLOURS[type_index % len(TYPE_COLOURS)]
-    marker = TYPE_MARKERS[type_index % len(TYPE_MARKERS)]
+
+def _draw_cells(ax: Any, cells: pd.DataFrame) -> None:
+    """Residential cells as squares coloured by coverage state."""
+    from matplotlib.collections import PolyCollection
+
+    if not len(cells):
+        return
+    cx, cy = cells["x"].to_numpy(), cells["y"].to_numpy()
+    half_x, half_y = (v / 2 for v in _cell_size(cells))
+    corners = [(cx - half_x, cy - half_y), (cx + half_x, cy - half_y),
+               (cx + half_x, cy + half_y), (cx - half_x, cy + half_y)]
+    squares = np.stack([np.stack(corner, axis=1) for corner in corners], axis=1)
+    colours = [STATUS_COLOURS[s] for s in cells["status"]]
+    ax.add_collection(PolyCollection(squares, facecolors=colours, edgecolors="none",
+                                     zorder=1))
+
+
+def _draw_streets(ax: Any, streets: pd.DataFrame) -> None:
+    """Walkable street links as thin grey lines."""
+    from matplotlib.collections import LineCollection
+
+    if not len(streets):
+        return
+    segments = np.stack([streets[["x0", "y0"]].to_numpy(dtype=float),
+                         streets[["x1", "y1"]].to_numpy(dtype=float)], axis=1)
+    ax.add_collection(LineCollection(segments, colors=_STREET, linewidths=0.22,
+                                     alpha=0.55, zorder=2))
+
+
+def _draw_facilities(ax: Any, layers: MapLayers, type_name: str, colour: str,
+                     marker: str) -> pd.DataFrame:
+    """The type's existing facilities (white) and new sites (in the type's colour).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The existing facilities drawn.
+    """
     existing = layers.existing[layers.existing["type"] == type_name]
     if len(existing):
         ax.scatter(existing["x"], existing["y"], s=26, marker=marker, facecolors="white",
@@ -173,10 +215,25 @@ def plan_map(layers: MapLayers, *, type_name: str, type_index: int, text: MapTex
     if len(sites):
         ax.scatter(sites["x"], sites["y"], s=22, marker=marker, color=colour,
                    edgecolors=_INK, linewidths=0.6, zorder=5)
+    return existing
+
+
+def _draw_community_names(ax: Any, communities: pd.DataFrame) -> None:
+    """Community names at their centres, with a white halo."""
+    from matplotlib.patheffects import withStroke
+
     halo = [withStroke(linewidth=1.6, foreground="white", alpha=0.85)]
-    for row in layers.communities.itertuples():
+    for row in communities.itertuples():
         ax.text(row.x, row.y, str(row.label), fontsize=4.6, color=_INK, ha="center",
                 va="center", zorder=6, path_effects=halo)
+
+
+def _map_legend(figure: Any, left: float, text: MapText, *, colour: str, marker: str,
+                existing: bool, streets: bool) -> None:
+    """The legend (coverage states, new sites, existing facilities and streets when
+    drawn) and the map's numbers, in the column right of the map at ``left``."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     handles = [
         Patch(color=STATUS_COLOURS[STATUS_NEW], label=t("legend_new", text.lang)),
@@ -185,22 +242,25 @@ def plan_map(layers: MapLayers, *, type_name: str, type_index: int, text: MapTex
         Line2D([], [], linestyle="none", marker=marker, markersize=5.5, color=colour,
                markeredgecolor=_INK, markeredgewidth=0.6, label=text.new_sites),
     ]
-    if len(existing):
+    if existing:
         handles.append(Line2D([], [], linestyle="none", marker=marker, markersize=5.5,
                               markerfacecolor="white", markeredgecolor=_INK,
                               label=text.existing_sites))
-    if len(streets):
+    if streets:
         handles.append(Line2D([], [], color=_STREET, linewidth=0.6,
                               label=t("legend_streets", text.lang)))
-    left = (map_w + 0.15) / MAP_WIDTH_IN
     figure.legend(handles=handles, loc="upper left", bbox_to_anchor=(left, 0.98),
                   frameon=False, fontsize=6.8, handlelength=1.4, borderaxespad=0)
     figure.text(left + 0.004, 0.36, text.stats, fontsize=7, va="top", ha="left", color=_INK,
                 linespacing=1.5)
-    # scale bar and north arrow in the legend column, below the numbers
+
+
+def _scale_bar(figure: Any, left: float, span_x: float, scale: float, lang: str) -> None:
+    """Scale bar and north arrow in the legend column, below the numbers (``scale``:
+    inches per metre)."""
     length = _nice_length(span_x)
-    label = (t("scale_km", text.lang, n=f"{length / 1000:g}") if length >= 1000
-             else t("scale_m", text.lang, n=f"{length:g}"))
+    label = (t("scale_km", lang, n=f"{length / 1000:g}") if length >= 1000
+             else t("scale_m", lang, n=f"{length:g}"))
     bar_w = length * scale / MAP_WIDTH_IN
     bar = figure.add_axes((left + 0.004, 0.04, bar_w, 0.1))
     bar.set_axis_off()
@@ -208,11 +268,10 @@ def plan_map(layers: MapLayers, *, type_name: str, type_index: int, text: MapTex
     bar.set_ylim(0, 1)
     bar.plot([0, 1], [0.2, 0.2], color=_INK, linewidth=2.2, solid_capstyle="butt")
     bar.text(0.5, 0.45, label, ha="center", va="bottom", fontsize=6.5, color=_INK)
-    figure.text(left + 0.004 + bar_w + 0.05, 0.04, t("north", text.lang), ha="center",
+    figure.text(left + 0.004 + bar_w + 0.05, 0.04, t("north", lang), ha="center",
                 va="bottom", fontsize=7, color=_INK)
     figure.text(left + 0.004 + bar_w + 0.05, 0.11, "\u2191", ha="center", va="bottom",
                 fontsize=11, color=_INK)
-    return png_data_uri(_figure_png(figure, dpi=dpi, lang=text.lang), colours=128)
 
 
 def read_curve(path: Path, *, scenario: str, types: Sequence[str],

@@ -382,6 +382,50 @@ def budget_curve(
         Bad input (scenario files, budgets), or a least-cost or multi-year phasing
         scenario, where the budget is not what the curve varies.
     """
+    spec, ladder = _curve_scenario(scenario, budgets, solver=solver,
+                                   time_limit_s=time_limit_s, threads=threads)
+    instance = build_instance(replace(spec, budget=ladder[0]))
+    types = instance.type_names
+    labels = tuple(t.label or t.name for t in spec.types)
+    baseline = _objective_without_new_sites(instance)
+    points = _InOrder(ladder, types, monotone=not instance.policy.maxmin_types,
+                      progress=progress)
+
+    saved = _Checkpoint(Path(checkpoint), _checkpoint_key(spec, warm_start)) \
+        if checkpoint is not None else None
+    earlier = saved.load(ladder, curve_columns(types)) if saved is not None else {}
+    todo = [at for at in range(len(ladder)) if at not in earlier]
+    for at, row in earlier.items():
+        points.take(at, row, None, True)
+
+    def solved(position: int, plan: Plan) -> None:
+        at = todo[position]
+        row = _plan_row(plan, ladder[at], types, baseline)
+        if saved is not None:
+            saved.save(ladder[at], row)
+        points.take(at, row, plan if plan.has_solution else None, False)
+
+    settings = PointSettings(solver=spec.solver.name, time_limit_s=spec.solver.time_limit_s,
+                             mip_gap=spec.solver.gap, threads=spec.solver.threads,
+                             seed=spec.solver.seed, warm_start=warm_start)
+    _solve_budgets(instance, [ladder[at] for at in todo], settings, solved,
+                   should_stop=should_stop, workers=workers, scheduler=scheduler,
+                   client=client)
+    return points.curve(spec.name, labels)
+
+
+def _curve_scenario(
+    scenario: ScenarioSpec | str | Path, budgets: Sequence[float], *, solver: str | None,
+    time_limit_s: float | None, threads: int | None,
+) -> tuple[ScenarioSpec, list[float]]:
+    """The scenario with the solver overrides applied, and the budget ladder.
+
+    Raises
+    ------
+    InputError
+        Bad scenario or budgets, or a scenario whose budget is not what a curve varies
+        (least cost, multi-year phasing).
+    """
     spec = scenario if isinstance(scenario, ScenarioSpec) else load_scenario(
         resolve_scenario(scenario)
     )
@@ -396,69 +440,88 @@ def budget_curve(
             f"total budget, limit spending, so a budget curve does not apply")])
     spec = with_solver_overrides(spec, solver=solver, time_limit_s=time_limit_s,
                                  threads=threads)
-    instance = build_instance(replace(spec, budget=ladder[0]))
-    types = instance.type_names
-    labels = tuple(t.label or t.name for t in spec.types)
-    monotone = not instance.policy.maxmin_types
-    baseline = _objective_without_new_sites(instance)
+    return spec, ladder
 
-    rows: list[dict[str, Any]] = []
-    plans: list[Plan | None] = []
-    kept: list[tuple[dict[str, Any], Plan | None]] = []  # the best point so far: row, plan
-    waiting: dict[int, tuple[dict[str, Any], Plan | None, bool]] = {}
 
-    def take(index: int, row: dict[str, Any], plan: Plan | None, resumed: bool) -> None:
-        """Add points in ladder order as they arrive (out of order on Dask or resumed)."""
-        waiting[index] = (row, plan, resumed)
-        while len(rows) in waiting:
-            at = len(rows)
-            row, behind, was_resumed = waiting.pop(at)
-            solved = _finite(row["objective"])
-            if monotone and kept and _below(row["objective"], kept[0][0]["objective"]):
-                row, behind, solved = _carry(kept[0][0], row, ladder[at]), kept[0][1], True
-            if monotone and solved:
-                kept[:] = [(row, behind)]
-            rows.append(row)
-            plans.append(behind)
-            _add_marginal(rows)
-            if progress is not None:
-                progress(CurvePoint(at, len(ladder), types, dict(rows[-1]), behind,
-                                    resumed=was_resumed))
-
-    saved = _Checkpoint(Path(checkpoint), _checkpoint_key(spec, warm_start)) \
-        if checkpoint is not None else None
-    earlier = saved.load(ladder, curve_columns(types)) if saved is not None else {}
-    todo = [at for at in range(len(ladder)) if at not in earlier]
-    for at, row in earlier.items():
-        take(at, row, None, True)
-
-    def solved(position: int, plan: Plan) -> None:
-        at = todo[position]
-        row = _plan_row(plan, ladder[at], types, baseline)
-        if saved is not None:
-            saved.save(ladder[at], row)
-        take(at, row, plan if plan.has_solution else None, False)
-
-    settings = PointSettings(solver=spec.solver.name, time_limit_s=spec.solver.time_limit_s,
-                             mip_gap=spec.solver.gap, threads=spec.solver.threads,
-                             seed=spec.solver.seed, warm_start=warm_start)
-    budgets_left = [ladder[at] for at in todo]
+def _solve_budgets(
+    instance: SitingInstance, budgets: list[float], settings: PointSettings,
+    on_plan: Callable[[int, Plan], None], *, should_stop: Callable[[], bool] | None,
+    workers: int | None, scheduler: str | None, client: Client | None,
+) -> None:
+    """Solve ``budgets`` (ascending) in this process or on Dask, as :func:`budget_curve`
+    describes; ``on_plan(position, plan)`` is called as each plan arrives."""
     parallel = client is not None or scheduler is not None or (workers or 1) > 1
-    if budgets_left and parallel:
+    if budgets and parallel:
         from scenarios.batch import _dask_client
 
         with _dask_client(client, scheduler, workers) as dask_client:
-            solve_ladder(instance, budgets_left, settings, client=dask_client, on_plan=solved,
+            solve_ladder(instance, budgets, settings, client=dask_client, on_plan=on_plan,
                          should_stop=should_stop)
-    elif budgets_left:
-        solve_ladder(instance, budgets_left, settings, on_plan=solved,
-                     should_stop=should_stop)
-    stopped = len(rows) < len(ladder)
+    elif budgets:
+        solve_ladder(instance, budgets, settings, on_plan=on_plan, should_stop=should_stop)
 
-    points = pd.DataFrame(rows, columns=curve_columns(types))
-    for name in types:
-        points[f"new_sites_{name}"] = points[f"new_sites_{name}"].astype("Int64")
-    return BudgetCurve(spec.name, types, points, labels, tuple(plans), stopped)
+
+class _InOrder:
+    """The curve's rows, assembled in ladder order as points arrive (out of order on Dask
+    or when read back from a checkpoint).
+
+    Each row joins once every earlier one has: kept monotone (a point scoring below the
+    best so far keeps that point's plan, see :func:`_carry`), given its marginal cost, and
+    passed to ``progress``.
+
+    Parameters
+    ----------
+    ladder
+        The budgets, ascending.
+    types
+        Facility type names.
+    monotone
+        Whether to enforce non-decreasing objectives (not for max-min scenarios).
+    progress
+        Called with each :class:`CurvePoint` as it joins, or None.
+    """
+
+    def __init__(self, ladder: Sequence[float], types: tuple[str, ...], *, monotone: bool,
+                 progress: Callable[[CurvePoint], None] | None) -> None:
+        self.ladder = ladder
+        self.types = types
+        self.monotone = monotone
+        self.progress = progress
+        self.rows: list[dict[str, Any]] = []
+        self.plans: list[Plan | None] = []
+        self._best: tuple[dict[str, Any], Plan | None] | None = None  # row, plan
+        self._waiting: dict[int, tuple[dict[str, Any], Plan | None, bool]] = {}
+
+    def take(self, index: int, row: dict[str, Any], plan: Plan | None,
+             resumed: bool) -> None:
+        """Add the point at ladder position ``index``, and every waiting one it unblocks."""
+        self._waiting[index] = (row, plan, resumed)
+        while len(self.rows) in self._waiting:
+            self._append(*self._waiting.pop(len(self.rows)))
+
+    def _append(self, row: dict[str, Any], plan: Plan | None, resumed: bool) -> None:
+        """Append the next point in ladder order."""
+        at = len(self.rows)
+        solved = _finite(row["objective"])
+        if self.monotone and self._best is not None and _below(
+                row["objective"], self._best[0]["objective"]):
+            row, plan, solved = _carry(self._best[0], row, self.ladder[at]), self._best[1], True
+        if self.monotone and solved:
+            self._best = (row, plan)
+        self.rows.append(row)
+        self.plans.append(plan)
+        _add_marginal(self.rows)
+        if self.progress is not None:
+            self.progress(CurvePoint(at, len(self.ladder), self.types, dict(self.rows[-1]),
+                                     plan, resumed=resumed))
+
+    def curve(self, name: str, labels: tuple[str, ...]) -> BudgetCurve:
+        """The points so far as a :class:`BudgetCurve` (``stopped_early`` if not all)."""
+        points = pd.DataFrame(self.rows, columns=curve_columns(self.types))
+        for type_name in self.types:
+            points[f"new_sites_{type_name}"] = points[f"new_sites_{type_name}"].astype("Int64")
+        return BudgetCurve(name, self.types, points, labels, tuple(self.plans),
+                           len(self.rows) < len(self.ladder))
 
 
 def _checkpoint_key(spec: ScenarioSpec, warm_start: bool) -> str:

@@ -16,6 +16,7 @@ from optimizer.instance import ANY_TYPE, DistancePairs, FacilityType, SitingInst
 from optimizer.io import (
     GEOMETRY_X,
     GEOMETRY_Y,
+    Table,
     id_column,
     numeric_column,
     read_table,
@@ -49,6 +50,22 @@ def _points(
     source: TableSource, declared_crs: str | None, problems: ProblemCollector,
     notes: list[str],
 ) -> _Points | None:
+    """Read a table of points (demand, sites or existing facilities) and its coordinates.
+
+    Parameters
+    ----------
+    source
+        The table and its column names.
+    declared_crs
+        The scenario's ``crs`` key, if any.
+    problems, notes
+        Collect problems and loader notes.
+
+    Returns
+    -------
+    _Points or None
+        None when the table or its coordinates cannot be used (problems added).
+    """
     table = read_table(source.path, label=source.label, problems=problems,
                        encoding=source.encoding, layer=source.layer)
     if table is None:
@@ -58,24 +75,7 @@ def _points(
         return None
     ids = id_column(frame, source.column("id"), label=source.label, problems=problems)
     if table.has_geometry:
-        xs = numeric_column(frame, GEOMETRY_X, label=source.label, problems=problems,
-                            allow_negative=True, allow_blank=True)
-        ys = numeric_column(frame, GEOMETRY_Y, label=source.label, problems=problems,
-                            allow_negative=True, allow_blank=True)
-        crs = table.crs or declared_crs
-        if crs is None:
-            problems.add("the file declares no CRS; set 'crs' in the scenario",
-                         file=source.label)
-            return None
-        if is_geographic(crs) and not looks_like_degrees(xs, ys) and (
-                np.isfinite(xs) & np.isfinite(ys)).any():
-            problems.add(f"the file's CRS {crs} is in degrees but its coordinates are not "
-                         f"longitude/latitude", file=source.label)
-            return None
-        if is_geographic(crs) and source.coordinates != "wgs84":
-            xs, ys = to_wgs84(xs, ys, source.coordinates)
-            notes.append(f"{source.label}: {source.coordinates} converted to WGS84")
-        return _Points(ids, xs, ys, crs, frame, (GEOMETRY_X, GEOMETRY_Y))
+        return _geometry_points(source, table, ids, declared_crs, problems, notes)
     lon, lat = source.column("lon"), source.column("lat")
     x, y = source.column("x"), source.column("y")
     uses_lonlat = lon in frame.columns and lat in frame.columns
@@ -88,24 +88,85 @@ def _points(
         )
         return None
     if uses_lonlat:
-        xs = numeric_column(frame, lon, label=source.label, problems=problems,
-                            allow_negative=True)
-        ys = numeric_column(frame, lat, label=source.label, problems=problems,
-                            allow_negative=True)
-        bad = (np.abs(xs) > 180) | (np.abs(ys) > 90)
-        if bad.any() and looks_like_degrees(ys, xs):  # every row valid the other way round
-            first = int(np.nonzero(bad)[0][0])
-            problems.add(f"'{lon}' and '{lat}' look swapped: {int(bad.sum())} rows have a "
-                         f"latitude beyond 90 degrees, e.g. ({xs[first]:g}, {ys[first]:g})",
-                         file=source.label, row=first + 1, column=lat)
-        else:
-            problems.add_rows(np.nonzero(bad)[0], lambda row: (
-                f"({xs[row]}, {ys[row]}) is not a longitude/latitude"), file=source.label,
-                column=lon, more="rows that are not a longitude/latitude")
-        if source.coordinates != "wgs84":
-            xs, ys = to_wgs84(xs, ys, source.coordinates)
-            notes.append(f"{source.label}: {source.coordinates} lon/lat converted to WGS84")
-        return _Points(ids, xs, ys, WGS84, frame, (lon, lat))
+        return _lonlat_points(source, frame, ids, problems, notes)
+    return _xy_points(source, frame, ids, declared_crs, problems)
+
+
+def _geometry_points(
+    source: TableSource, table: Table, ids: np.ndarray, declared_crs: str | None,
+    problems: ProblemCollector, notes: list[str],
+) -> _Points | None:
+    """Points of a geodata file: its geometry, in the file's CRS (else the declared one).
+
+    Returns
+    -------
+    _Points or None
+        None when no CRS is known or degrees are declared for non-degree values.
+    """
+    frame = table.frame
+    xs = numeric_column(frame, GEOMETRY_X, label=source.label, problems=problems,
+                        allow_negative=True, allow_blank=True)
+    ys = numeric_column(frame, GEOMETRY_Y, label=source.label, problems=problems,
+                        allow_negative=True, allow_blank=True)
+    crs = table.crs or declared_crs
+    if crs is None:
+        problems.add("the file declares no CRS; set 'crs' in the scenario",
+                     file=source.label)
+        return None
+    if is_geographic(crs) and not looks_like_degrees(xs, ys) and (
+            np.isfinite(xs) & np.isfinite(ys)).any():
+        problems.add(f"the file's CRS {crs} is in degrees but its coordinates are not "
+                     f"longitude/latitude", file=source.label)
+        return None
+    if is_geographic(crs) and source.coordinates != "wgs84":
+        xs, ys = to_wgs84(xs, ys, source.coordinates)
+        notes.append(f"{source.label}: {source.coordinates} converted to WGS84")
+    return _Points(ids, xs, ys, crs, frame, (GEOMETRY_X, GEOMETRY_Y))
+
+
+def _lonlat_points(
+    source: TableSource, frame: pd.DataFrame, ids: np.ndarray, problems: ProblemCollector,
+    notes: list[str],
+) -> _Points:
+    """Points from longitude/latitude columns (WGS84 after any web-map conversion).
+
+    Out-of-range values are reported, as swapped columns when every row is valid the
+    other way round.
+    """
+    lon, lat = source.column("lon"), source.column("lat")
+    xs = numeric_column(frame, lon, label=source.label, problems=problems,
+                        allow_negative=True)
+    ys = numeric_column(frame, lat, label=source.label, problems=problems,
+                        allow_negative=True)
+    bad = (np.abs(xs) > 180) | (np.abs(ys) > 90)
+    if bad.any() and looks_like_degrees(ys, xs):  # every row valid the other way round
+        first = int(np.nonzero(bad)[0][0])
+        problems.add(f"'{lon}' and '{lat}' look swapped: {int(bad.sum())} rows have a "
+                     f"latitude beyond 90 degrees, e.g. ({xs[first]:g}, {ys[first]:g})",
+                     file=source.label, row=first + 1, column=lat)
+    else:
+        problems.add_rows(np.nonzero(bad)[0], lambda row: (
+            f"({xs[row]}, {ys[row]}) is not a longitude/latitude"), file=source.label,
+            column=lon, more="rows that are not a longitude/latitude")
+    if source.coordinates != "wgs84":
+        xs, ys = to_wgs84(xs, ys, source.coordinates)
+        notes.append(f"{source.label}: {source.coordinates} lon/lat converted to WGS84")
+    return _Points(ids, xs, ys, WGS84, frame, (lon, lat))
+
+
+def _xy_points(
+    source: TableSource, frame: pd.DataFrame, ids: np.ndarray, declared_crs: str | None,
+    problems: ProblemCollector,
+) -> _Points | None:
+    """Points from x/y columns in the declared CRS (WGS84 if undeclared and in degrees).
+
+    Returns
+    -------
+    _Points or None
+        None when the values do not match the declared CRS's units, or no CRS is
+        declared for metric values.
+    """
+    x, y = source.column("x"), source.column("y")
     xs = numeric_column(frame, x, label=source.label, problems=problems, allow_negative=True)
     ys = numeric_column(frame, y, label=source.label, problems=problems, allow_negative=True)
     if declared_crs is None:
@@ -230,6 +291,177 @@ def _distance_pairs(
     )
 
 
+@dataclass
+class _Forced:
+    """Sites named in ``force_open``: site id -> position, and each forced site's type."""
+
+    site_position: dict[str, int]
+    sites: list[int]
+    types: list[int]
+
+
+def _population(spec: ScenarioSpec, demand: _Points | None,
+                problems: ProblemCollector) -> np.ndarray:
+    """Each type's target-group population per demand unit, ``(n, T)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(0, T)`` when the demand table or a population column is missing.
+    """
+    population = np.zeros((0, len(spec.types)))
+    if demand is not None and require_columns(
+        demand.frame, sorted({t.population for t in spec.types}), label=spec.demand.label,
+        problems=problems,
+    ):
+        population = np.column_stack([
+            numeric_column(demand.frame, t.population, label=spec.demand.label,
+                           problems=problems)
+            for t in spec.types
+        ])
+    return population
+
+
+def _site_costs(spec: ScenarioSpec, sites: _Points | None, problems: ProblemCollector,
+                notes: list[str]) -> np.ndarray:
+    """Conversion cost per site and type, ``(m, T)``, NaN where the site cannot take it
+    (a blank cost, or an area below the type's ``min_area_m2``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(0, T)`` when the sites table or a cost column is missing.
+    """
+    costs = np.zeros((0, len(spec.types)))
+    if sites is not None and require_columns(
+        sites.frame, sorted({t.cost for t in spec.types}), label=spec.sites.label,
+        problems=problems,
+    ):
+        costs = np.column_stack([
+            numeric_column(sites.frame, t.cost, label=spec.sites.label, problems=problems,
+                           allow_blank=True)
+            for t in spec.types
+        ])
+    if sites is not None and len(costs) and any(t.min_area_m2 is not None for t in spec.types):
+        _drop_small_sites(spec, sites, costs, problems, notes)
+    return costs
+
+
+def _drop_small_sites(spec: ScenarioSpec, sites: _Points, costs: np.ndarray,
+                      problems: ProblemCollector, notes: list[str]) -> None:
+    """Blank (in place) the costs of sites smaller than their type's ``min_area_m2``."""
+    area_column = spec.sites.column("area")
+    if not require_columns(sites.frame, [area_column], label=spec.sites.label,
+                           problems=problems):
+        return
+    area = numeric_column(sites.frame, area_column, label=spec.sites.label,
+                          problems=problems, allow_blank=True)
+    for t, type_spec in enumerate(spec.types):
+        if type_spec.min_area_m2 is None:
+            continue
+        too_small = np.isfinite(costs[:, t]) & ~(area >= type_spec.min_area_m2)
+        costs[too_small, t] = np.nan
+        if too_small.any():
+            notes.append(
+                f"{int(too_small.sum())} sites below {type_spec.min_area_m2:g} m² "
+                f"cannot become '{type_spec.name}'"
+            )
+
+
+def _existing_types(spec: ScenarioSpec, existing: _Points | None,
+                    problems: ProblemCollector) -> np.ndarray:
+    """The type index of each existing facility (-1 for an unknown type, reported).
+
+    Returns
+    -------
+    numpy.ndarray
+        Empty when there are no existing facilities or their type column is missing.
+    """
+    existing_type = np.empty(0, dtype=np.int64)
+    if existing is None or spec.existing is None:
+        return existing_type
+    type_names = [t.name for t in spec.types]
+    type_column = spec.existing.column("type")
+    if require_columns(existing.frame, [type_column], label=spec.existing.label,
+                       problems=problems):
+        raw = existing.frame[type_column].astype(str).str.strip()
+        mapped = raw.map({n: i for i, n in enumerate(type_names)})
+        for row in np.nonzero(mapped.isna().to_numpy())[0][:5]:
+            problems.add(
+                f"unknown type '{raw.iloc[row]}' (scenario types: {', '.join(type_names)})",
+                file=spec.existing.label, row=int(row) + 1, column=type_column,
+            )
+        existing_type = mapped.fillna(-1).to_numpy(dtype=np.int64)
+    return existing_type
+
+
+def _site_rules(spec: ScenarioSpec, sites: _Points | None, costs: np.ndarray,
+                problems: ProblemCollector) -> _Forced:
+    """Check ``force_open`` and ``exclude`` against the sites table.
+
+    Returns
+    -------
+    _Forced
+        The site positions and the forced sites with their type index (``ANY_TYPE``
+        for "any"); empty when the sites table could not be read.
+    """
+    forced = _Forced({}, [], [])
+    if sites is None:
+        return forced
+    type_names = [t.name for t in spec.types]
+    forced.site_position = {s: j for j, s in enumerate(sites.ids)}
+    for site, type_name in spec.force_open.items():
+        if site not in forced.site_position:
+            problems.add(f"force_open: unknown site id '{site}'", file=spec.sites.label)
+            continue
+        j = forced.site_position[site]
+        if type_name == ANY:
+            forced.sites.append(j)
+            forced.types.append(ANY_TYPE)
+        elif type_name in type_names:
+            t = type_names.index(type_name)
+            if len(costs) and not np.isfinite(costs[j, t]):
+                problems.add(
+                    f"force_open: site '{site}' is forced to '{type_name}' but its cost "
+                    f"for that type is blank",
+                    file=spec.sites.label, row=j + 1, column=spec.types[t].cost,
+                )
+            forced.sites.append(j)
+            forced.types.append(t)
+    for site in spec.exclude:
+        if site not in forced.site_position:
+            problems.add(f"exclude: unknown site id '{site}'", file=spec.sites.label)
+    return forced
+
+
+def _supplied_pairs(
+    spec: ScenarioSpec, demand: _Points | None, sites: _Points | None,
+    existing: _Points | None, site_position: dict[str, int], problems: ProblemCollector,
+) -> DistancePairs | None:
+    """The scenario's ``distances`` table, read only when everything else is valid.
+
+    Returns
+    -------
+    DistancePairs or None
+        None without a distances table, after earlier problems, or when it has problems.
+    """
+    if spec.distances is None or demand is None or sites is None or problems:
+        return None
+    ids_existing = existing.ids if existing is not None else np.empty(0, dtype=object)
+    clash = set(ids_existing) & set(site_position)
+    for clashing in sorted(clash)[:5]:
+        problems.add(
+            f"id '{clashing}' is both a site and an existing facility; the distance table "
+            f"cannot tell them apart",
+            file=spec.existing.label if spec.existing else None,
+        )
+    targets = dict(site_position)
+    targets.update({e: len(site_position) + k for k, e in enumerate(ids_existing)})
+    return _distance_pairs(
+        spec.distances, {d: i for i, d in enumerate(demand.ids)}, targets, problems
+    )
+
+
 @single_line_problems
 def build_instance(spec: ScenarioSpec) -> SitingInstance:
     """Read, validate and project every input of a scenario.
@@ -244,107 +476,35 @@ def build_instance(spec: ScenarioSpec) -> SitingInstance:
     demand = _points(spec.demand, spec.crs, problems, notes)
     sites = _points(spec.sites, spec.crs, problems, notes)
     existing = _points(spec.existing, spec.crs, problems, notes) if spec.existing else None
-    type_names = [t.name for t in spec.types]
-
-    population = np.zeros((0, len(spec.types)))
-    if demand is not None and require_columns(
-        demand.frame, sorted({t.population for t in spec.types}), label=spec.demand.label,
-        problems=problems,
-    ):
-        population = np.column_stack([
-            numeric_column(demand.frame, t.population, label=spec.demand.label,
-                           problems=problems)
-            for t in spec.types
-        ])
-    costs = np.zeros((0, len(spec.types)))
-    if sites is not None and require_columns(
-        sites.frame, sorted({t.cost for t in spec.types}), label=spec.sites.label,
-        problems=problems,
-    ):
-        costs = np.column_stack([
-            numeric_column(sites.frame, t.cost, label=spec.sites.label, problems=problems,
-                           allow_blank=True)
-            for t in spec.types
-        ])
-    if sites is not None and len(costs) and any(t.min_area_m2 is not None for t in spec.types):
-        area_column = spec.sites.column("area")
-        if require_columns(sites.frame, [area_column], label=spec.sites.label,
-                           problems=problems):
-            area = numeric_column(sites.frame, area_column, label=spec.sites.label,
-                                  problems=problems, allow_blank=True)
-            for t, type_spec in enumerate(spec.types):
-                if type_spec.min_area_m2 is None:
-                    continue
-                too_small = np.isfinite(costs[:, t]) & ~(area >= type_spec.min_area_m2)
-                costs[too_small, t] = np.nan
-                if too_small.any():
-                    notes.append(
-                        f"{int(too_small.sum())} sites below {type_spec.min_area_m2:g} m² "
-                        f"cannot become '{type_spec.name}'"
-                    )
-    existing_type = np.empty(0, dtype=np.int64)
-    if existing is not None and spec.existing is not None:
-        type_column = spec.existing.column("type")
-        if require_columns(existing.frame, [type_column], label=spec.existing.label,
-                           problems=problems):
-            raw = existing.frame[type_column].astype(str).str.strip()
-            existing_type = raw.map({n: i for i, n in enumerate(type_names)})
-            for row in np.nonzero(existing_type.isna().to_numpy())[0][:5]:
-                problems.add(
-                    f"unknown type '{raw.iloc[row]}' (scenario types: {', '.join(type_names)})",
-                    file=spec.existing.label, row=int(row) + 1, column=type_column,
-                )
-            existing_type = existing_type.fillna(-1).to_numpy(dtype=np.int64)
-
-    site_position: dict[str, int] = {}
-    if sites is not None:
-        site_position = {s: j for j, s in enumerate(sites.ids)}
-        forced_sites, forced_types = [], []
-        for site, type_name in spec.force_open.items():
-            if site not in site_position:
-                problems.add(f"force_open: unknown site id '{site}'", file=spec.sites.label)
-                continue
-            j = site_position[site]
-            if type_name == ANY:
-                forced_sites.append(j)
-                forced_types.append(ANY_TYPE)
-            elif type_name in type_names:
-                t = type_names.index(type_name)
-                if len(costs) and not np.isfinite(costs[j, t]):
-                    problems.add(
-                        f"force_open: site '{site}' is forced to '{type_name}' but its cost "
-                        f"for that type is blank",
-                        file=spec.sites.label, row=j + 1, column=spec.types[t].cost,
-                    )
-                forced_sites.append(j)
-                forced_types.append(t)
-        for site in spec.exclude:
-            if site not in site_position:
-                problems.add(f"exclude: unknown site id '{site}'", file=spec.sites.label)
+    population = _population(spec, demand, problems)
+    costs = _site_costs(spec, sites, problems, notes)
+    existing_type = _existing_types(spec, existing, problems)
+    forced = _site_rules(spec, sites, costs, problems)
     if spec.budget < 0:
         problems.add("budget must not be negative")
     elif len(costs) and not spec.force_open:
         _check_budget_buys_something(spec, sites, costs, problems)
-
-    pairs = None
-    if spec.distances is not None and demand is not None and sites is not None and not problems:
-        ids_existing = existing.ids if existing is not None else np.empty(0, dtype=object)
-        clash = set(ids_existing) & set(site_position)
-        for clashing in sorted(clash)[:5]:
-            problems.add(
-                f"id '{clashing}' is both a site and an existing facility; the distance table "
-                f"cannot tell them apart",
-                file=spec.existing.label if spec.existing else None,
-            )
-        targets = dict(site_position)
-        targets.update({e: len(site_position) + k for k, e in enumerate(ids_existing)})
-        pairs = _distance_pairs(
-            spec.distances, {d: i for i, d in enumerate(demand.ids)}, targets, problems
-        )
+    pairs = _supplied_pairs(spec, demand, sites, existing, forced.site_position, problems)
     policy = _policy(spec, demand, sites, costs, problems, notes)
     problems.raise_if_any()
     assert demand is not None and sites is not None
+    return _instance(spec, demand, sites, existing, population=population, costs=costs,
+                     existing_type=existing_type, forced=forced, pairs=pairs, policy=policy,
+                     notes=notes)
 
+
+def _instance(
+    spec: ScenarioSpec, demand: _Points, sites: _Points, existing: _Points | None, *,
+    population: np.ndarray, costs: np.ndarray, existing_type: np.ndarray, forced: _Forced,
+    pairs: DistancePairs | None, policy: Policy, notes: list[str],
+) -> SitingInstance:
+    """Project the validated tables to the metric CRS and assemble the instance.
+
+    Raises
+    ------
+    InputError
+        Points far from every demand unit, or (with a network) far from any street.
+    """
     metric = _metric_crs([p for p in (demand, sites, existing) if p is not None], spec.crs,
                          spec.metric_crs)
     notes.append(f"distances measured in {metric}")
@@ -354,16 +514,9 @@ def build_instance(spec: ScenarioSpec) -> SitingInstance:
     if spec.network is not None:
         pairs = _network_pairs(spec, demand_xy, site_xy, existing_xy, metric, notes)
     excluded = np.zeros(len(sites.ids), dtype=bool)
-    excluded[[site_position[s] for s in spec.exclude]] = True
-    types = tuple(
-        FacilityType(
-            name=t.name, radius_m=t.radius_m, weight=t.weight, population=t.population,
-            max_sites=t.max_sites, max_budget_share=t.max_budget_share, bands=t.bands,
-        )
-        for t in spec.types
-    )
+    excluded[[forced.site_position[s] for s in spec.exclude]] = True
     return SitingInstance(
-        types=types,
+        types=_facility_types(spec),
         demand_ids=demand.ids,
         demand_xy=demand_xy,
         population=population,
@@ -375,8 +528,8 @@ def build_instance(spec: ScenarioSpec) -> SitingInstance:
         existing_ids=existing.ids if existing is not None else np.empty(0, dtype=object),
         existing_xy=existing_xy,
         existing_type=existing_type,
-        forced_sites=np.asarray(forced_sites, dtype=np.int64),
-        forced_type=np.asarray(forced_types, dtype=np.int64),
+        forced_sites=np.asarray(forced.sites, dtype=np.int64),
+        forced_type=np.asarray(forced.types, dtype=np.int64),
         excluded=excluded,
         distances=pairs,
         crs=metric,
@@ -388,6 +541,17 @@ def build_instance(spec: ScenarioSpec) -> SitingInstance:
         ),
         notes=tuple(notes),
         policy=policy,
+    )
+
+
+def _facility_types(spec: ScenarioSpec) -> tuple[FacilityType, ...]:
+    """The scenario's ``[types.NAME]`` sections as the model's facility types."""
+    return tuple(
+        FacilityType(
+            name=t.name, radius_m=t.radius_m, weight=t.weight, population=t.population,
+            max_sites=t.max_sites, max_budget_share=t.max_budget_share, bands=t.bands,
+        )
+        for t in spec.types
     )
 
 

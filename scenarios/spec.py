@@ -244,88 +244,148 @@ def _network(raw: Any, base: Path, label: str, problems: ProblemCollector) -> Ne
 
 def _types(raw: Any, label: str, problems: ProblemCollector,
            walking_speed: float = DEFAULT_WALKING_SPEED) -> tuple[TypeSpec, ...]:
+    """The ``[types.NAME]`` sections, each checked (see :func:`_type`).
+
+    Returns
+    -------
+    tuple of TypeSpec
+        The usable sections, in file order (empty when there are none).
+    """
     if not isinstance(raw, dict) or not raw:
         problems.add("at least one [types.NAME] section is required", file=label)
         return ()
     specs = []
     for name, body in raw.items():
-        where = f"types.{name}"
-        if not isinstance(body, dict):
-            problems.add(f"'[{where}]' must be a table", file=label)
-            continue
-        unknown = set(body) - TYPE_KEYS
-        if unknown:
-            problems.add(f"unknown keys in [{where}]: {', '.join(sorted(unknown))}", file=label)
-        for required in ("population", "cost"):
-            if required not in body:
-                problems.add(f"[{where}] needs '{required}'", file=label)
-        if ("radius_m" in body) == ("radius_min" in body):
-            problems.add(f"[{where}] needs exactly one of 'radius_m' or 'radius_min' "
-                         f"(walking minutes)", file=label)
-            continue
-        if any(k not in body for k in ("population", "cost")):
-            continue
-        radius_min = None
-        if "radius_min" in body:
-            radius_min = _number(body["radius_min"], f"{where}.radius_min", problems, label)
-            speed = _number(body.get("speed_m_per_min", walking_speed),
-                            f"{where}.speed_m_per_min", problems, label)
-            radius = None if radius_min is None or speed is None else radius_min * speed
-        else:
-            radius = _number(body["radius_m"], f"{where}.radius_m", problems, label)
-        min_area = body.get("min_area_m2")
-        if min_area is not None:
-            min_area = _number(min_area, f"{where}.min_area_m2", problems, label)
-        capacity = body.get("capacity")
-        if capacity is not None and not isinstance(capacity, str):
-            problems.add(f"'{where}.capacity' must be a sites column name", file=label)
-            capacity = None
-        factor = _number(body.get("capacity_factor", 1.0), f"{where}.capacity_factor",
-                         problems, label) or 1.0
-        bands = _bands(body.get("bands", []), where, radius, problems, label)
-        if bands and capacity is not None:
-            problems.add(f"[{where}] cannot combine 'bands' with 'capacity' yet", file=label)
-        weight = _number(body.get("weight", 1.0), f"{where}.weight", problems, label)
-        max_sites = body.get("max_sites")
-        if max_sites is not None:
-            max_sites = _number(max_sites, f"{where}.max_sites", problems, label, integer=True)
-        share = body.get("max_budget_share")
-        if share is not None:
-            share = _number(share, f"{where}.max_budget_share", problems, label)
-            if share is not None and share > 1:
-                problems.add(f"'{where}.max_budget_share' must be <= 1, got {share}", file=label)
-        for key in ("population", "cost"):
-            if not isinstance(body[key], str):
-                problems.add(f"'{where}.{key}' must be a column name", file=label)
-        if radius is None or weight is None:
-            continue
-        if radius == 0:
-            problems.add(f"'{where}.radius_m' must be > 0", file=label)
-        elif radius > MAX_RADIUS_M:
-            key = "radius_min" if radius_min is not None else "radius_m"
-            problems.add(f"'{where}.{key}' gives a radius of {radius:,.0f} m, over the "
-                         f"{MAX_RADIUS_M / 1000:g} km limit: is it in metres?", file=label)
-        if any(r > MAX_RADIUS_M for r, _ in bands):
-            problems.add(f"'{where}.bands' radii must be at most {MAX_RADIUS_M:,.0f} m",
-                         file=label)
-        specs.append(
-            TypeSpec(
-                name=str(name),
-                population=str(body["population"]),
-                radius_m=radius,
-                cost=str(body["cost"]),
-                weight=weight,
-                max_sites=None if max_sites is None else int(max_sites),
-                max_budget_share=share,
-                label=body.get("label"),
-                min_area_m2=min_area,
-                radius_min=radius_min,
-                capacity=capacity,
-                capacity_factor=factor,
-                bands=bands,
-            )
-        )
+        kind = _type(name, body, label, problems, walking_speed)
+        if kind is not None:
+            specs.append(kind)
     return tuple(specs)
+
+
+def _type(name: Any, body: Any, label: str, problems: ProblemCollector,
+          walking_speed: float) -> TypeSpec | None:
+    """One ``[types.NAME]`` section.
+
+    Returns
+    -------
+    TypeSpec or None
+        None when the section is unusable (no table, required keys missing, no valid
+        radius or weight); the problems are collected.
+    """
+    where = f"types.{name}"
+    if not _type_shape(body, where, label, problems):
+        return None
+    radius, radius_min = _type_radius(body, where, label, problems, walking_speed)
+    min_area = body.get("min_area_m2")
+    if min_area is not None:
+        min_area = _number(min_area, f"{where}.min_area_m2", problems, label)
+    capacity, factor = _type_capacity(body, where, label, problems)
+    bands = _bands(body.get("bands", []), where, radius, problems, label)
+    if bands and capacity is not None:
+        problems.add(f"[{where}] cannot combine 'bands' with 'capacity' yet", file=label)
+    weight = _number(body.get("weight", 1.0), f"{where}.weight", problems, label)
+    max_sites, share = _type_limits(body, where, label, problems)
+    for key in ("population", "cost"):
+        if not isinstance(body[key], str):
+            problems.add(f"'{where}.{key}' must be a column name", file=label)
+    if radius is None or weight is None:
+        return None
+    _check_radius(radius, radius_min, bands, where, label, problems)
+    return TypeSpec(
+        name=str(name),
+        population=str(body["population"]),
+        radius_m=radius,
+        cost=str(body["cost"]),
+        weight=weight,
+        max_sites=None if max_sites is None else int(max_sites),
+        max_budget_share=share,
+        label=body.get("label"),
+        min_area_m2=min_area,
+        radius_min=radius_min,
+        capacity=capacity,
+        capacity_factor=factor,
+        bands=bands,
+    )
+
+
+def _type_shape(body: Any, where: str, label: str, problems: ProblemCollector) -> bool:
+    """Check a type section's keys: a table, no unknown keys, its required keys, exactly
+    one radius. Returns False when the section cannot be read further."""
+    if not isinstance(body, dict):
+        problems.add(f"'[{where}]' must be a table", file=label)
+        return False
+    unknown = set(body) - TYPE_KEYS
+    if unknown:
+        problems.add(f"unknown keys in [{where}]: {', '.join(sorted(unknown))}", file=label)
+    for required in ("population", "cost"):
+        if required not in body:
+            problems.add(f"[{where}] needs '{required}'", file=label)
+    if ("radius_m" in body) == ("radius_min" in body):
+        problems.add(f"[{where}] needs exactly one of 'radius_m' or 'radius_min' "
+                     f"(walking minutes)", file=label)
+        return False
+    return all(k in body for k in ("population", "cost"))
+
+
+def _type_radius(body: dict[str, Any], where: str, label: str, problems: ProblemCollector,
+                 walking_speed: float) -> tuple[float | None, float | None]:
+    """The service radius in metres, from ``radius_m`` or walking minutes.
+
+    Returns
+    -------
+    radius, radius_min
+        The radius (None if invalid) and the walking minutes (None unless given).
+    """
+    radius_min = None
+    if "radius_min" in body:
+        radius_min = _number(body["radius_min"], f"{where}.radius_min", problems, label)
+        speed = _number(body.get("speed_m_per_min", walking_speed),
+                        f"{where}.speed_m_per_min", problems, label)
+        radius = None if radius_min is None or speed is None else radius_min * speed
+    else:
+        radius = _number(body["radius_m"], f"{where}.radius_m", problems, label)
+    return radius, radius_min
+
+
+def _type_capacity(body: dict[str, Any], where: str, label: str,
+                   problems: ProblemCollector) -> tuple[str | None, float]:
+    """The type's capacity column (None if absent or invalid) and capacity factor."""
+    capacity = body.get("capacity")
+    if capacity is not None and not isinstance(capacity, str):
+        problems.add(f"'{where}.capacity' must be a sites column name", file=label)
+        capacity = None
+    factor = _number(body.get("capacity_factor", 1.0), f"{where}.capacity_factor",
+                     problems, label) or 1.0
+    return capacity, factor
+
+
+def _type_limits(body: dict[str, Any], where: str, label: str,
+                 problems: ProblemCollector) -> tuple[float | None, float | None]:
+    """The type's ``max_sites`` and ``max_budget_share`` (None when absent or invalid)."""
+    max_sites = body.get("max_sites")
+    if max_sites is not None:
+        max_sites = _number(max_sites, f"{where}.max_sites", problems, label, integer=True)
+    share = body.get("max_budget_share")
+    if share is not None:
+        share = _number(share, f"{where}.max_budget_share", problems, label)
+        if share is not None and share > 1:
+            problems.add(f"'{where}.max_budget_share' must be <= 1, got {share}", file=label)
+    return max_sites, share
+
+
+def _check_radius(radius: float, radius_min: float | None,
+                  bands: tuple[tuple[float, float], ...], where: str, label: str,
+                  problems: ProblemCollector) -> None:
+    """Refuse a zero radius, and radii (plain or decay bands) beyond ``MAX_RADIUS_M``."""
+    if radius == 0:
+        problems.add(f"'{where}.radius_m' must be > 0", file=label)
+    elif radius > MAX_RADIUS_M:
+        key = "radius_min" if radius_min is not None else "radius_m"
+        problems.add(f"'{where}.{key}' gives a radius of {radius:,.0f} m, over the "
+                     f"{MAX_RADIUS_M / 1000:g} km limit: is it in metres?", file=label)
+    if any(r > MAX_RADIUS_M for r, _ in bands):
+        problems.add(f"'{where}.bands' radii must be at most {MAX_RADIUS_M:,.0f} m",
+                     file=label)
 
 
 def _bands(raw: Any, where: str, radius: float | None, problems: ProblemCollector,
@@ -369,6 +429,13 @@ def _section(raw: Any, name: str, keys: set[str], label: str,
 
 def _policy(raw: Any, type_names: set[str], label: str,
             problems: ProblemCollector) -> PolicySpec:
+    """The ``[policy]`` section (see :class:`PolicySpec`); defaults when absent.
+
+    Returns
+    -------
+    PolicySpec
+        With invalid entries left at their defaults (the problems are collected).
+    """
     raw = _section(raw, "policy", POLICY_KEYS, label, problems)
     if raw is None:
         return PolicySpec()
@@ -376,28 +443,68 @@ def _policy(raw: Any, type_names: set[str], label: str,
     if objective not in ("coverage", "min_cost"):
         problems.add(f"'policy.objective' must be coverage or min_cost, got {objective!r}",
                      file=label)
-    shares: dict[str, dict[str, float]] = {}
-    for key in ("floors", "targets"):
-        table = raw.get(key, {})
-        shares[key] = {}
-        if not isinstance(table, dict):
-            problems.add(f"'policy.{key}' must map type names to shares", file=label)
-            continue
-        for type_name, share in table.items():
-            if type_name not in type_names:
-                problems.add(f"policy.{key}: unknown type '{type_name}'", file=label)
-                continue
-            value = _number(share, f"policy.{key}.{type_name}", problems, label)
-            if value is not None and value > 1:
-                problems.add(f"'policy.{key}.{type_name}' is a share: at most 1, got {value}",
-                             file=label)
-            elif value is not None:
-                shares[key][type_name] = value
+    shares = {key: _shares(raw.get(key, {}), key, type_names, label, problems)
+              for key in ("floors", "targets")}
     group_by = raw.get("group_by")
     if shares["floors"] and not isinstance(group_by, str):
         problems.add("policy.floors needs 'group_by' (a demand column such as "
                      "community_id)", file=label)
-    maxmin = raw.get("maxmin", [])
+    maxmin = _maxmin(raw.get("maxmin", []), type_names, group_by, objective, label, problems)
+    mode = str(raw.get("floor_mode", "hard"))
+    if mode not in ("hard", "soft"):
+        problems.add(f"'policy.floor_mode' must be hard or soft, got {mode!r}", file=label)
+    penalty = _number(raw.get("floor_penalty", 1.0), "policy.floor_penalty", problems, label)
+    circle_types, circle_weight, circle_population = _complete_circle(
+        raw.get("complete_circle", {}), type_names, label, problems)
+    years, year_budgets, phasing_objective = _phasing(raw.get("phasing", {}), label, problems)
+    area_column, area_budgets = _area_budgets(raw.get("area_budgets", {}), label, problems)
+    return PolicySpec(
+        objective=objective, group_by=group_by if isinstance(group_by, str) else None,
+        floors=shares["floors"], floor_mode=mode,
+        floor_penalty=1.0 if penalty is None else penalty, targets=shares["targets"],
+        circle_types=circle_types, circle_weight=circle_weight,
+        circle_population=circle_population,
+        area_column=area_column, area_budgets=area_budgets,
+        maxmin=tuple(t for t in maxmin if t in type_names),
+        years=years, year_budgets=year_budgets, phasing_objective=phasing_objective,
+    )
+
+
+def _shares(table: Any, key: str, type_names: set[str], label: str,
+            problems: ProblemCollector) -> dict[str, float]:
+    """``policy.floors`` or ``policy.targets``: type name -> share in [0, 1].
+
+    Returns
+    -------
+    dict
+        The valid entries only (unknown types and bad shares are reported).
+    """
+    shares: dict[str, float] = {}
+    if not isinstance(table, dict):
+        problems.add(f"'policy.{key}' must map type names to shares", file=label)
+        return shares
+    for type_name, share in table.items():
+        if type_name not in type_names:
+            problems.add(f"policy.{key}: unknown type '{type_name}'", file=label)
+            continue
+        value = _number(share, f"policy.{key}.{type_name}", problems, label)
+        if value is not None and value > 1:
+            problems.add(f"'policy.{key}.{type_name}' is a share: at most 1, got {value}",
+                         file=label)
+        elif value is not None:
+            shares[type_name] = value
+    return shares
+
+
+def _maxmin(maxmin: Any, type_names: set[str], group_by: Any, objective: str, label: str,
+            problems: ProblemCollector) -> list[str]:
+    """``policy.maxmin``: the type names whose worst group share is maximised.
+
+    Returns
+    -------
+    list of str
+        As given (unknown names included, reported), or empty when not a list of names.
+    """
     if not isinstance(maxmin, list) or not all(isinstance(t, str) for t in maxmin):
         problems.add("'policy.maxmin' must be a list of type names", file=label)
         maxmin = []
@@ -409,77 +516,103 @@ def _policy(raw: Any, type_names: set[str], label: str,
                      file=label)
     if maxmin and objective != "coverage":
         problems.add("policy.maxmin works with objective = \"coverage\" only", file=label)
-    mode = str(raw.get("floor_mode", "hard"))
-    if mode not in ("hard", "soft"):
-        problems.add(f"'policy.floor_mode' must be hard or soft, got {mode!r}", file=label)
-    penalty = _number(raw.get("floor_penalty", 1.0), "policy.floor_penalty", problems, label)
-    circle = raw.get("complete_circle", {})
+    return maxmin
+
+
+def _complete_circle(circle: Any, type_names: set[str], label: str,
+                     problems: ProblemCollector) -> tuple[tuple[str, ...], float, str | None]:
+    """``policy.complete_circle``: its types, weight and population column.
+
+    Returns
+    -------
+    types, weight, population
+        ``((), 0.0, None)`` when absent or invalid; the population is None unless a
+        column name.
+    """
     circle_types: tuple[str, ...] = ()
     circle_weight, circle_population = 0.0, None
-    if circle:
-        if not isinstance(circle, dict) or not isinstance(circle.get("types"), list):
-            problems.add("'policy.complete_circle' needs types = [...], weight and "
-                         "population", file=label)
-        else:
-            circle_types = tuple(str(t) for t in circle["types"])
-            for type_name in circle_types:
-                if type_name not in type_names:
-                    problems.add(f"policy.complete_circle: unknown type '{type_name}'",
-                                 file=label)
-            circle_weight = _number(circle.get("weight", 1.0), "policy.complete_circle.weight",
-                                    problems, label) or 0.0
-            circle_population = circle.get("population")
-            if not isinstance(circle_population, str):
-                problems.add("'policy.complete_circle.population' must be a demand column",
-                             file=label)
-    phasing = raw.get("phasing", {})
+    if not circle:
+        return circle_types, circle_weight, circle_population
+    if not isinstance(circle, dict) or not isinstance(circle.get("types"), list):
+        problems.add("'policy.complete_circle' needs types = [...], weight and "
+                     "population", file=label)
+        return circle_types, circle_weight, circle_population
+    circle_types = tuple(str(t) for t in circle["types"])
+    for type_name in circle_types:
+        if type_name not in type_names:
+            problems.add(f"policy.complete_circle: unknown type '{type_name}'",
+                         file=label)
+    circle_weight = _number(circle.get("weight", 1.0), "policy.complete_circle.weight",
+                            problems, label) or 0.0
+    circle_population = circle.get("population")
+    if not isinstance(circle_population, str):
+        problems.add("'policy.complete_circle.population' must be a demand column",
+                     file=label)
+        circle_population = None
+    return circle_types, circle_weight, circle_population
+
+
+def _phasing(phasing: Any, label: str, problems: ProblemCollector
+             ) -> tuple[tuple[str, ...], tuple[float, ...], str]:
+    """``policy.phasing``: years, the budget of each year, and the phasing objective.
+
+    Returns
+    -------
+    years, budgets, objective
+        ``((), (), "accumulated")`` when absent or malformed; an invalid budget counts 0.
+    """
     years: tuple[str, ...] = ()
     year_budgets: list[float] = []
     phasing_objective = "accumulated"
-    if phasing:
-        if not isinstance(phasing, dict) or not isinstance(phasing.get("years"), list) or \
-                not isinstance(phasing.get("budgets"), list) or \
-                len(phasing["years"]) != len(phasing["budgets"]) or not phasing["years"]:
-            problems.add("'policy.phasing' needs years = [...] and budgets = [...] of the same "
-                         "length", file=label)
-        else:
-            unknown_phasing = set(phasing) - {"years", "budgets", "objective"}
-            if unknown_phasing:
-                problems.add(f"unknown keys in policy.phasing: "
-                             f"{', '.join(sorted(unknown_phasing))}", file=label)
-            years = tuple(str(y) for y in phasing["years"])
-            for year, amount in zip(years, phasing["budgets"], strict=True):
-                value = _number(amount, f"policy.phasing.budgets[{year}]", problems, label)
-                year_budgets.append(0.0 if value is None else value)
-            phasing_objective = str(phasing.get("objective", "accumulated"))
-            if phasing_objective not in ("accumulated", "final"):
-                problems.add(f"'policy.phasing.objective' must be accumulated or final, got "
-                             f"{phasing_objective!r}", file=label)
-            if len(set(years)) != len(years):
-                problems.add("policy.phasing: years must be distinct", file=label)
-    areas = raw.get("area_budgets", {})
+    if not phasing:
+        return years, tuple(year_budgets), phasing_objective
+    if not isinstance(phasing, dict) or not isinstance(phasing.get("years"), list) or \
+            not isinstance(phasing.get("budgets"), list) or \
+            len(phasing["years"]) != len(phasing["budgets"]) or not phasing["years"]:
+        problems.add("'policy.phasing' needs years = [...] and budgets = [...] of the same "
+                     "length", file=label)
+        return years, tuple(year_budgets), phasing_objective
+    unknown_phasing = set(phasing) - {"years", "budgets", "objective"}
+    if unknown_phasing:
+        problems.add(f"unknown keys in policy.phasing: "
+                     f"{', '.join(sorted(unknown_phasing))}", file=label)
+    years = tuple(str(y) for y in phasing["years"])
+    for year, amount in zip(years, phasing["budgets"], strict=True):
+        value = _number(amount, f"policy.phasing.budgets[{year}]", problems, label)
+        year_budgets.append(0.0 if value is None else value)
+    phasing_objective = str(phasing.get("objective", "accumulated"))
+    if phasing_objective not in ("accumulated", "final"):
+        problems.add(f"'policy.phasing.objective' must be accumulated or final, got "
+                     f"{phasing_objective!r}", file=label)
+    if len(set(years)) != len(years):
+        problems.add("policy.phasing: years must be distinct", file=label)
+    return years, tuple(year_budgets), phasing_objective
+
+
+def _area_budgets(areas: Any, label: str, problems: ProblemCollector
+                  ) -> tuple[str | None, dict[str, float]]:
+    """``policy.area_budgets``: the sites column naming each site's area, and the budget
+    of each area (invalid amounts left out).
+
+    Returns
+    -------
+    column, budgets
+        ``(None, {})`` when absent or malformed.
+    """
     area_column, area_budgets = None, {}
-    if areas:
-        if not isinstance(areas, dict) or not isinstance(areas.get("column"), str) or not (
-                isinstance(areas.get("budgets"), dict)):
-            problems.add("'policy.area_budgets' needs column = \"...\" and budgets = {...}",
-                         file=label)
-        else:
-            area_column = areas["column"]
-            for area, amount in areas["budgets"].items():
-                value = _number(amount, f"policy.area_budgets.budgets.{area}", problems, label)
-                if value is not None:
-                    area_budgets[str(area)] = value
-    return PolicySpec(
-        objective=objective, group_by=group_by if isinstance(group_by, str) else None,
-        floors=shares["floors"], floor_mode=mode,
-        floor_penalty=1.0 if penalty is None else penalty, targets=shares["targets"],
-        circle_types=circle_types, circle_weight=circle_weight,
-        circle_population=circle_population if isinstance(circle_population, str) else None,
-        area_column=area_column, area_budgets=area_budgets,
-        maxmin=tuple(t for t in maxmin if t in type_names),
-        years=years, year_budgets=tuple(year_budgets), phasing_objective=phasing_objective,
-    )
+    if not areas:
+        return area_column, area_budgets
+    if not isinstance(areas, dict) or not isinstance(areas.get("column"), str) or not (
+            isinstance(areas.get("budgets"), dict)):
+        problems.add("'policy.area_budgets' needs column = \"...\" and budgets = {...}",
+                     file=label)
+        return area_column, area_budgets
+    area_column = areas["column"]
+    for area, amount in areas["budgets"].items():
+        value = _number(amount, f"policy.area_budgets.budgets.{area}", problems, label)
+        if value is not None:
+            area_budgets[str(area)] = value
+    return area_column, area_budgets
 
 
 def _solver(raw: Any, label: str, problems: ProblemCollector) -> SolverSpec:
@@ -503,11 +636,17 @@ def _solver(raw: Any, label: str, problems: ProblemCollector) -> SolverSpec:
     )
 
 
-@single_line_problems
-def parse_scenario(data: dict[str, Any], *, base: Path, label: str,
-                   name: str = "scenario") -> ScenarioSpec:
-    """Validate a scenario dictionary (as read from TOML); raise one ``InputError``."""
-    problems = ProblemCollector()
+def _budget_optional(data: dict[str, Any]) -> bool:
+    """True for a least-cost or multi-year phasing scenario, where 'budget' may be left out."""
+    raw_policy = data.get("policy") if isinstance(data.get("policy"), dict) else {}
+    least_cost = raw_policy.get("objective") == "min_cost"
+    phased = isinstance(raw_policy.get("phasing"), dict)
+    return least_cost or phased
+
+
+def _check_top_level_keys(data: dict[str, Any], label: str,
+                          problems: ProblemCollector) -> None:
+    """Report unknown top-level keys, then missing required ones."""
     unknown = set(data) - TOP_LEVEL_KEYS
     if unknown:
         problems.add(
@@ -515,51 +654,63 @@ def parse_scenario(data: dict[str, Any], *, base: Path, label: str,
             f"(allowed: {', '.join(sorted(TOP_LEVEL_KEYS))})",
             file=label,
         )
-    raw_policy = data.get("policy") if isinstance(data.get("policy"), dict) else {}
-    least_cost = raw_policy.get("objective") == "min_cost"
-    phased = isinstance(raw_policy.get("phasing"), dict)
+    optional_budget = _budget_optional(data)
     for required in ("budget", "demand", "sites", "types"):
-        if required not in data and not (required == "budget" and (least_cost or phased)):
+        if required not in data and not (required == "budget" and optional_budget):
             problems.add(f"missing required key '{required}'", file=label)
-    budget = (math.inf if (least_cost or phased) and "budget" not in data
-              else _number(data.get("budget", 0), "budget", problems, label))
-    tables = {
-        role: _table(data[role], role, base, label, problems)
-        for role in TABLE_ROLES
-        if role in data
-    }
-    speed = _number(data.get("walking_speed_m_per_min", DEFAULT_WALKING_SPEED),
-                    "walking_speed_m_per_min", problems, label)
-    if speed == 0:
-        problems.add("'walking_speed_m_per_min' must be > 0", file=label)
-    types = _types(data.get("types"), label, problems, speed or DEFAULT_WALKING_SPEED)
-    network = _network(data["network"], base, label, problems) if "network" in data else None
-    if network is not None and "distances" in data:
-        problems.add("give either 'network' or 'distances', not both", file=label)
+
+
+def _metric_crs_key(data: dict[str, Any], label: str, problems: ProblemCollector) -> str:
+    """The ``metric_crs`` key: auto, utm or cgcs2000 (lower case), else a projected CRS.
+
+    Returns
+    -------
+    str
+        The value as the spec keeps it (the three keywords lower-cased).
+    """
     metric_crs = str(data.get("metric_crs", "auto"))
-    if metric_crs.lower() not in ("auto", "utm", "cgcs2000"):
-        from pyproj.exceptions import CRSError
+    if metric_crs.lower() in ("auto", "utm", "cgcs2000"):
+        return metric_crs.lower()
+    from pyproj.exceptions import CRSError
 
-        from optimizer.projection import is_geographic, parse_crs
+    from optimizer.projection import is_geographic, parse_crs
 
-        try:
-            parse_crs(metric_crs)
-            if is_geographic(metric_crs):
-                problems.add(f"'metric_crs' must be a projected CRS in metres, got {metric_crs}",
-                             file=label)
-        except CRSError:
-            problems.add(f"'metric_crs' must be auto, utm, cgcs2000 or a CRS, got "
-                         f"{metric_crs!r}", file=label)
+    try:
+        parse_crs(metric_crs)
+        if is_geographic(metric_crs):
+            problems.add(f"'metric_crs' must be a projected CRS in metres, got {metric_crs}",
+                         file=label)
+    except CRSError:
+        problems.add(f"'metric_crs' must be auto, utm, cgcs2000 or a CRS, got "
+                     f"{metric_crs!r}", file=label)
+    return metric_crs
+
+
+def _crs_key(data: dict[str, Any], label: str, problems: ProblemCollector) -> str | None:
+    """The ``crs`` key as text (None if absent), reported when not a known CRS."""
     crs = data.get("crs")
-    if crs is not None:
-        from pyproj.exceptions import CRSError
+    if crs is None:
+        return None
+    from pyproj.exceptions import CRSError
 
-        from optimizer.projection import parse_crs
+    from optimizer.projection import parse_crs
 
-        try:
-            parse_crs(str(crs))
-        except CRSError:
-            problems.add(f"'crs' is not a known CRS: {crs!r}", file=label)
+    try:
+        parse_crs(str(crs))
+    except CRSError:
+        problems.add(f"'crs' is not a known CRS: {crs!r}", file=label)
+    return str(crs)
+
+
+def _site_lists(data: dict[str, Any], types: tuple[TypeSpec, ...], label: str,
+                problems: ProblemCollector) -> tuple[dict[str, str], tuple[str, ...]]:
+    """The ``force_open`` and ``exclude`` keys, checked against the types and each other.
+
+    Returns
+    -------
+    force_open, exclude
+        Site id -> type name (or "any"), and the excluded site ids; empty when malformed.
+    """
     force_open = data.get("force_open", {})
     if not isinstance(force_open, dict) or not all(
         isinstance(v, str) for v in force_open.values()
@@ -578,6 +729,33 @@ def parse_scenario(data: dict[str, Any], *, base: Path, label: str,
     both = set(map(str, exclude)) & set(map(str, force_open))
     for site in sorted(both):
         problems.add(f"site {site} is both in force_open and exclude", file=label)
+    return {str(k): v for k, v in force_open.items()}, tuple(str(s) for s in exclude)
+
+
+@single_line_problems
+def parse_scenario(data: dict[str, Any], *, base: Path, label: str,
+                   name: str = "scenario") -> ScenarioSpec:
+    """Validate a scenario dictionary (as read from TOML); raise one ``InputError``."""
+    problems = ProblemCollector()
+    _check_top_level_keys(data, label, problems)
+    budget = (math.inf if _budget_optional(data) and "budget" not in data
+              else _number(data.get("budget", 0), "budget", problems, label))
+    tables = {
+        role: _table(data[role], role, base, label, problems)
+        for role in TABLE_ROLES
+        if role in data
+    }
+    speed = _number(data.get("walking_speed_m_per_min", DEFAULT_WALKING_SPEED),
+                    "walking_speed_m_per_min", problems, label)
+    if speed == 0:
+        problems.add("'walking_speed_m_per_min' must be > 0", file=label)
+    types = _types(data.get("types"), label, problems, speed or DEFAULT_WALKING_SPEED)
+    network = _network(data["network"], base, label, problems) if "network" in data else None
+    if network is not None and "distances" in data:
+        problems.add("give either 'network' or 'distances', not both", file=label)
+    metric_crs = _metric_crs_key(data, label, problems)
+    crs = _crs_key(data, label, problems)
+    force_open, exclude = _site_lists(data, types, label, problems)
     solver = _solver(data.get("solver"), label, problems)
     policy = _policy(data.get("policy"), {t.name for t in types}, label, problems)
     problems.raise_if_any()
@@ -588,15 +766,14 @@ def parse_scenario(data: dict[str, Any], *, base: Path, label: str,
         demand=tables["demand"],  # type: ignore[arg-type]
         sites=tables["sites"],  # type: ignore[arg-type]
         types=types,
-        crs=None if crs is None else str(crs),
+        crs=crs,
         existing=tables.get("existing"),
         distances=tables.get("distances"),
-        force_open={str(k): v for k, v in force_open.items()},
-        exclude=tuple(str(s) for s in exclude),
+        force_open=force_open,
+        exclude=exclude,
         solver=solver,
         description=str(data.get("description", "")),
-        metric_crs=metric_crs if metric_crs.lower() not in ("auto", "utm", "cgcs2000")
-        else metric_crs.lower(),
+        metric_crs=metric_crs,
         network=network,
         policy=policy,
     )

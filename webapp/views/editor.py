@@ -77,12 +77,37 @@ def _types(lang: str) -> None:
 
 
 def _policies(lang: str) -> None:
+    """The policy switches, one bordered box each; the draft's ``policy`` is replaced when
+    they change it."""
     st.subheader(tr("policies", lang))
     draft = session.draft()
     policy = dict(draft.get("policy", {}))
     names = list(draft.get("types", {}))
     revision = st.session_state.revision
     labels = {n: type_name(n, lang, draft["types"][n].get("label")) for n in names}
+    new: dict = {}
+    new |= _floors_policy(policy, names, labels, lang, revision)
+    new |= _circle_policy(policy, draft, names, lang, revision)
+    new |= _cost_policy(policy, names, labels, lang, revision)
+    new |= _area_policy(policy, lang, revision)
+    new |= _phasing_policy(policy, draft, lang, revision)
+    for keep in ("maxmin", "group_by", "floor_penalty"):
+        if keep in policy and keep not in new and (keep != "group_by" or "maxmin" in policy):
+            new[keep] = policy[keep]
+    if new != policy:
+        session.edit("policy", new or None)
+
+
+def _floors_policy(policy: dict, names: list[str], labels: dict[str, str], lang: str,
+                   revision: int) -> dict:
+    """Coverage floors per type (and hard or soft) for every community.
+
+    Returns
+    -------
+    dict
+        The ``floors``, ``floor_mode``, ``group_by`` (and soft ``floor_penalty``) keys,
+        or nothing when switched off or all floors are 0.
+    """
     new: dict = {}
     with st.container(border=True):
         floors_on = st.toggle(tr("floors", lang), value=bool(policy.get("floors")),
@@ -105,6 +130,19 @@ def _policies(lang: str) -> None:
                         "group_by": policy.get("group_by", "community_id")}
                 if mode == "soft":
                     new["floor_penalty"] = policy.get("floor_penalty", 1.0)
+    return new
+
+
+def _circle_policy(policy: dict, draft: dict, names: list[str], lang: str,
+                   revision: int) -> dict:
+    """The complete-circle bonus (every type within reach) and its weight.
+
+    Returns
+    -------
+    dict
+        The ``complete_circle`` key, or nothing when switched off.
+    """
+    new: dict = {}
     with st.container(border=True):
         circle = policy.get("complete_circle", {})
         if st.toggle(tr("complete_circle", lang), value=bool(circle),
@@ -117,6 +155,19 @@ def _policies(lang: str) -> None:
                               draft["types"][names[0]]["population"])
             new["complete_circle"] = {"types": names, "weight": weight,
                                       "population": circle.get("population", population)}
+    return new
+
+
+def _cost_policy(policy: dict, names: list[str], labels: dict[str, str], lang: str,
+                 revision: int) -> dict:
+    """Least cost (minimise spending) and the coverage targets per type.
+
+    Returns
+    -------
+    dict
+        The ``targets`` key if any target is above 0, and ``objective`` for least cost.
+    """
+    new: dict = {}
     with st.container(border=True):
         least = st.toggle(tr("least_cost", lang), value=policy.get("objective") == "min_cost",
                           key=f"least_cost_{revision}")
@@ -133,6 +184,18 @@ def _policies(lang: str) -> None:
             new["targets"] = targets
         if least:
             new["objective"] = "min_cost"
+    return new
+
+
+def _area_policy(policy: dict, lang: str, revision: int) -> dict:
+    """Budgets by area (a sites column such as the subdistrict), edited as a table.
+
+    Returns
+    -------
+    dict
+        The ``area_budgets`` key, or nothing when switched off or no budget is given.
+    """
+    new: dict = {}
     with st.container(border=True):
         areas = policy.get("area_budgets", {})
         if st.toggle(tr("area_budgets", lang), value=bool(areas), key=f"areas_on_{revision}"):
@@ -150,6 +213,19 @@ def _policies(lang: str) -> None:
                       if isinstance(r.area, str) and r.area and pd.notna(r.budget)}
             if values:
                 new["area_budgets"] = {"column": column, "budgets": values}
+    return new
+
+
+def _phasing_policy(policy: dict, draft: dict, lang: str, revision: int) -> dict:
+    """Multi-year phasing: the years and each year's budget, as comma lists.
+
+    Returns
+    -------
+    dict
+        The ``phasing`` key, or nothing when switched off or the budgets are not numbers
+        (an error is shown).
+    """
+    new: dict = {}
     with st.container(border=True):
         phasing = policy.get("phasing", {})
         if st.toggle(tr("phasing", lang), value=bool(phasing), key=f"phasing_on_{revision}"):
@@ -168,11 +244,7 @@ def _policies(lang: str) -> None:
                                   "objective": phasing.get("objective", "accumulated")}
             except ValueError:
                 st.error(tr("phasing_budgets", lang))
-    for keep in ("maxmin", "group_by", "floor_penalty"):
-        if keep in policy and keep not in new and (keep != "group_by" or "maxmin" in policy):
-            new[keep] = policy[keep]
-    if new != policy:
-        session.edit("policy", new or None)
+    return new
 
 
 def _site_rules(lang: str) -> None:
