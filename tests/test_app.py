@@ -79,7 +79,7 @@ def test_opens_on_the_sample_city_in_chinese():
     at.run()
     assert not at.exception
     assert at.title[0].value == "15分钟生活圈 · 设施选址"
-    assert at.sidebar.selectbox(key="scenario_choice").value == "yuzhong-baseline"
+    assert at.sidebar.selectbox(key="scenario_choice_zh").value == "yuzhong-baseline"
     assert _metric(at, "居住单元") == "1,836"
     assert _metric(at, "常住人口") == "59万人"
     assert _metric(at, "候选闲置点位") == "565"
@@ -269,7 +269,7 @@ def test_uploaded_data_becomes_the_scenario_and_solves():
     at.run()
     at.button(key="up_use").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    assert at.sidebar.selectbox(key="scenario_choice").value == "__upload__"
+    assert at.sidebar.selectbox(key="scenario_choice_en").value == "__upload__"
     from scenarios.loader import build_instance
     from scenarios.spec import load_scenario
 

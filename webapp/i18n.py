@@ -23,6 +23,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "scenario": ("情景", "Scenario"),
     "scenario_help": ("示例城市（合成数据）或自己上传的数据", "Sample city (synthetic) or your own data"),
     "uploaded_data": ("上传的数据", "Uploaded data"),
+    "choose": ("请选择", "Choose an option"),
     "budget": ("预算（万元）", "Budget (million CNY)"),
     "time_limit": ("求解时间上限（秒）", "Time limit (s)"),
     "solve": ("求解", "Solve"),

@@ -27,12 +27,15 @@ def _scenario_picker(lang: str) -> None:
     options = [*names, "__upload__"] if st.session_state.get("upload_base") else names
     current = st.session_state.get("source")
     index = options.index(current) if current in options else 0
+    # One widget per language: with one key for both, the browser kept showing the
+    # labels of the language the picker was first drawn in after a language switch.
+    key = f"scenario_choice_{lang}"
     pending = st.session_state.pop("pending_choice", None)
     if pending in options:  # set by an action further down the page in the previous run
-        st.session_state.scenario_choice = pending
+        st.session_state[key] = pending
 
     def changed() -> None:
-        choice = st.session_state.scenario_choice
+        choice = st.session_state[key]
         if choice not in options:
             # Streamlit keeps a selectbox's value as its label: a rerun requested while the
             # page still showed the other language's labels (a busy server) sends a label
@@ -40,7 +43,7 @@ def _scenario_picker(lang: str) -> None:
             labels = {tr("uploaded_data", code) if n == "__upload__" else title(n, code): n
                       for n in options for code in LANGS}
             choice = labels.get(choice, current)
-            st.session_state.scenario_choice = choice
+            st.session_state[key] = choice
             if choice == current or choice not in options:
                 return
         if choice == "__upload__":
@@ -53,8 +56,8 @@ def _scenario_picker(lang: str) -> None:
         _show_stored_result()
 
     st.sidebar.selectbox(
-        tr("scenario", lang), options, index=index, key="scenario_choice", on_change=changed,
-        help=tr("scenario_help", lang),
+        tr("scenario", lang), options, index=index, key=key, on_change=changed,
+        help=tr("scenario_help", lang), placeholder=tr("choose", lang),
         format_func=lambda n: tr("uploaded_data", lang) if n == "__upload__" else title(n, lang))
     source = st.session_state.get("source")
     description = (scenario_description(source, lang) if isinstance(source, str) else None) \

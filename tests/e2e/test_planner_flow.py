@@ -130,6 +130,9 @@ def test_five_minute_path(app_server: AppServer, page: Page,
     wait_idle(page)
     assert _metric(page, "新增覆盖 · 口袋公园").endswith("万人")
     expect(_sidebar(page).get_by_role("button", name="求解", exact=True)).to_be_visible()
+    # the scenario picker follows the language too (it kept English labels before)
+    expect(_sidebar(page).locator('[data-testid="stSelectbox"] input').first).to_have_value(
+        re.compile("^示例城市"))
     screenshot(page, "results-zh")
     # the policy brief of this plan, as a PDF with real Chinese text
     with page.expect_download(timeout=180_000) as download_info:
