@@ -109,6 +109,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "aggregated_note": ("单元过多，按 {cell} 米网格汇总显示。", "Too many units to draw: shown as {cell} m grid cells."),
     "sites_table": ("选中的点位", "Chosen sites"),
     "col_site": ("点位", "Site"),
+    "col_change": ("变化", "Change"),
+    "col_change_overall": ("总体变化", "Overall change"),
     "col_type": ("改造为", "Becomes"),
     "col_cost": ("投资（元）", "Cost (CNY)"),
     "col_reached": ("服务人数", "People reached"),

@@ -54,6 +54,16 @@ def _base(fig: go.Figure, layers: MapLayers, lang: str) -> None:
 
 def _labels(fig: go.Figure, layers: MapLayers) -> None:
     if len(layers.communities):
+        # Room for the names of communities at the edge: invisible points a tenth of the
+        # map's width beyond the outermost labels, which the axes' autorange takes in.
+        x = layers.communities["x"].to_numpy(dtype=float)
+        every = np.concatenate([x, layers.cells["x"].to_numpy(dtype=float)]) \
+            if len(layers.cells) else x
+        pad = 0.1 * float(np.ptp(every)) if len(every) else 0.0
+        middle = float(layers.communities["y"].median())
+        fig.add_trace(go.Scatter(
+            x=[float(x.min()) - pad, float(x.max()) + pad], y=[middle, middle],
+            mode="markers", marker={"opacity": 0}, hoverinfo="skip", showlegend=False))
         fig.add_trace(go.Scatter(
             x=layers.communities["x"], y=layers.communities["y"], mode="text",
             text=layers.communities["label"],

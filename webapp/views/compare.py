@@ -112,8 +112,23 @@ def render(lang: str) -> None:
         if name in changed.columns:
             changed[name] = changed[name].map(lambda v: labels.get(v, v) if isinstance(v, str)
                                               else v)
-    st.dataframe(pd.DataFrame(changed), width="stretch", hide_index=True, height=300)
+    st.dataframe(_change_display(changed, lang), width="stretch", hide_index=True,
+                 height=300)
     from webapp.views.results import brief_buttons
 
     brief_buttons([session.store().run_dir(k) for k in chosen], names, "comparison", lang,
                   "compare")
+
+
+def _change_display(changed: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """The site-change table with headers for reading: "Site"; with two plans the one
+    change column (the per-plan and the overall column say the same); with more, each
+    plan's change as "Δ <plan>" and the overall one as "Overall change"."""
+    per_plan = [c for c in changed.columns if c.startswith("change_")]
+    table = changed.drop(columns=["change"]) if len(per_plan) == 1 else changed
+    names = {"site_id": tr("col_site", lang), "change": tr("col_change_overall", lang)}
+    if len(per_plan) == 1:
+        names[per_plan[0]] = tr("col_change", lang)
+    else:
+        names.update({c: f"Δ {c.removeprefix('change_')}" for c in per_plan})
+    return pd.DataFrame(table).rename(columns=names)
