@@ -44,7 +44,7 @@ from optimizer.errors import InputError, Problem
 from optimizer.instance import SitingInstance
 from optimizer.results import Plan, evaluate_plan, plan_objective
 from optimizer.solvers.base import SolveStatus, relative_gap
-from scenarios.atomic import atomic_path
+from scenarios.atomic import atomic_path, write_text_atomic
 from scenarios.library import resolve_scenario
 from scenarios.loader import build_instance
 from scenarios.runner import with_solver_overrides
@@ -450,14 +450,15 @@ def _solve_budgets(
 ) -> None:
     """Solve ``budgets`` (ascending) in this process or on Dask, as :func:`budget_curve`
     describes; ``on_plan(position, plan)`` is called as each plan arrives."""
-    parallel = client is not None or scheduler is not None or (workers or 1) > 1
-    if budgets and parallel:
+    if not budgets:  # every point was read back from a checkpoint
+        return
+    if client is not None or scheduler is not None or (workers or 1) > 1:
         from scenarios.batch import _dask_client
 
         with _dask_client(client, scheduler, workers) as dask_client:
             solve_ladder(instance, budgets, settings, client=dask_client, on_plan=on_plan,
                          should_stop=should_stop)
-    elif budgets:
+    else:
         solve_ladder(instance, budgets, settings, on_plan=on_plan, should_stop=should_stop)
 
 
@@ -541,11 +542,9 @@ class _Checkpoint:
         return self.folder / f"budget-{budget:.2f}.json"
 
     def save(self, budget: float, row: dict[str, Any]) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        text = json.dumps({"key": self.key, "budget": budget, "row": row},
-                          ensure_ascii=False, default=_plain)
-        with atomic_path(self.path(budget)) as temporary:
-            temporary.write_text(text, encoding="utf-8")
+        write_text_atomic(self.path(budget), json.dumps(
+            {"key": self.key, "budget": budget, "row": row}, ensure_ascii=False,
+            default=_plain))
 
     def load(self, ladder: Sequence[float], columns: Sequence[str]
              ) -> dict[int, dict[str, Any]]:
