@@ -105,7 +105,7 @@ def test_solve_edit_budget_and_compare():
     assert _metric(at, "Newly covered · pocket park") != parks
     assert float(_metric(at, "Total cost").split()[0]) <= 15.0
     # compare the two plans: a KPI table with deltas
-    compare = at.multiselect(key="compare_pick")
+    compare = at.multiselect(key="compare_pick_en")
     assert len(compare.value) == 2
     frames = [d.value for d in at.dataframe]
     kpis = next(f for f in frames if "Total cost (CNY)" in f.index)

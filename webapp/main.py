@@ -95,14 +95,15 @@ def _time_limit(lang: str) -> None:
                             step=5.0, key=key, on_change=changed, format="%.0f")
 
 
-def plan_label(spec, lang: str) -> str:
-    """A plan's name in lists: the scenario's name and its budget."""
+def plan_labels(spec) -> dict[str, str]:
+    """A plan's name in lists, in each language: the scenario's name and its budget."""
     import math
 
     from webapp.i18n import money
 
-    budget = money(spec.budget, lang) if math.isfinite(spec.budget) else ""
-    return f"{spec.name} · {budget}" if budget else spec.name
+    if not math.isfinite(spec.budget):
+        return dict.fromkeys(LANGS, spec.name)
+    return {code: f"{spec.name} · {money(spec.budget, code)}" for code in LANGS}
 
 
 def solve_current(lang: str) -> None:
@@ -115,7 +116,7 @@ def solve_current(lang: str) -> None:
     key = content_key(spec)
     st.session_state.current_key = key
     st.query_params["run"] = key
-    session.remember(key, plan_label(spec, lang))
+    session.remember(key, plan_labels(spec))
     if session.result_for(key) is None:
         session.jobs().submit(spec)
 
@@ -155,8 +156,8 @@ def _restore_from_url() -> None:
         st.session_state.source = st.session_state.draft.get("name")
         st.session_state.current_key = key
         spec = session.spec_or_problems()
-        session.remember(key, key if isinstance(spec, list) else plan_label(spec,
-                                                                            session.lang()))
+        session.remember(key, dict.fromkeys(LANGS, key) if isinstance(spec, list)
+                         else plan_labels(spec))
         return
     session.ensure_draft()
     _show_stored_result()
@@ -173,7 +174,7 @@ def _show_stored_result() -> None:
     if session.result_for(key) is not None or (job is not None and job.state != "done"):
         st.session_state.current_key = key
         st.query_params["run"] = key
-        session.remember(key, plan_label(spec, session.lang()))
+        session.remember(key, plan_labels(spec))
 
 
 def main() -> None:

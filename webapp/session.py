@@ -184,15 +184,24 @@ def spec_or_problems() -> ScenarioSpec | list[str]:
     return spec
 
 
-def remember(key: str, label: str) -> None:
-    """Add a solved scenario to this session's list of plans (for comparison)."""
-    plans: dict[str, str] = st.session_state.setdefault("plans", {})
+def remember(key: str, labels: dict[str, str]) -> None:
+    """Add a solved scenario to this session's list of plans (for comparison), named in
+    each language (``labels``: language code -> name; made unique with " (2)", ...)."""
+    plans: dict[str, dict[str, str]] = st.session_state.setdefault("plans", {})
     if key not in plans:
-        names = set(plans.values())
-        unique, k = label, 2
-        while unique in names:
-            unique, k = f"{label} ({k})", k + 1
-        plans[key] = unique
+        named = {}
+        for code, label in labels.items():
+            names = {other[code] for other in plans.values()}
+            unique, k = label, 2
+            while unique in names:
+                unique, k = f"{label} ({k})", k + 1
+            named[code] = unique
+        plans[key] = named
+
+
+def plan_names(lang: str) -> dict[str, str]:
+    """This session's plans, key -> name in ``lang``, in the order they were solved."""
+    return {key: labels[lang] for key, labels in st.session_state.get("plans", {}).items()}
 
 
 def lang() -> str:

@@ -142,6 +142,13 @@ def test_five_minute_path(app_server: AppServer, page: Page,
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
                           check=True).stdout
     assert "口袋公园" in text and "老年食堂" in text and "托育" in text
+    # the plans solved on the English page are named in Chinese money in the comparison
+    page.get_by_role("tab", name="方案比较").click()
+    wait_idle(page)
+    titles = page.locator('[data-testid="stTabPanel"] [data-testid="stMarkdownContainer"]')
+    expect(titles.get_by_text("yuzhong-baseline · 2,000.0万元", exact=True)).to_be_visible()
+    expect(page.get_by_text("M CNY")).to_have_count(0)
+    screenshot(page, "compare-zh")
     assert app_exceptions(page) == []
     assert blocked_requests == []
 

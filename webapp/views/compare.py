@@ -8,7 +8,7 @@ import streamlit as st
 from optimizer.errors import InputError
 from scenarios.compare import compare_results
 from webapp import session
-from webapp.i18n import money, number, pct, people, tr
+from webapp.i18n import LANGS, money, number, pct, people, tr
 from webapp.maps import type_labels
 
 KPI_LABELS = {
@@ -71,14 +71,20 @@ def kpi_display(comparison, labels: dict[str, str], lang: str) -> pd.DataFrame:
 
 
 def render(lang: str) -> None:
-    plans: dict[str, str] = st.session_state.get("plans", {})
+    plans = session.plan_names(lang)
     solved = {key: label for key, label in plans.items() if session.result_for(key) is not None}
     if len(solved) < 2:
         st.info(tr("compare_need", lang))
         return
     keys = list(solved)
-    chosen = st.multiselect(tr("compare_pick", lang), keys, default=keys[-2:],
-                            format_func=solved.get, key="compare_pick", max_selections=4)
+    # One widget per language, as for the scenario picker (webapp.main): under one key the
+    # browser kept the chips' first labels. The choice carries over a language switch.
+    key = f"compare_pick_{lang}"
+    before = next((st.session_state[f"compare_pick_{code}"] for code in LANGS
+                   if code != lang and f"compare_pick_{code}" in st.session_state), None)
+    default = [k for k in before if k in solved] if before else keys[-2:]
+    chosen = st.multiselect(tr("compare_pick", lang), keys, default=default,
+                            format_func=solved.get, key=key, max_selections=4)
     if len(chosen) < 2:
         st.info(tr("compare_need", lang))
         return
